@@ -1,0 +1,51 @@
+//! What the connector tells about a response, as response extensions.
+
+use std::net::SocketAddr;
+
+use http::{Uri, Version};
+
+/// The absolute URI of the request that produced a response (Twisted's
+/// `IClientRequest.absoluteURI`).
+///
+/// After redirects this is the URI of the last hop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EffectiveUri(pub Uri);
+
+/// How a response travelled: over which connection, and whether that connection came
+/// from the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// `true` when the connection had carried an earlier request and was taken from the
+    /// pool; `false` when it was opened for this request.
+    pub reused: bool,
+    /// The local address of the connection, when the dialer knows it.
+    pub local_addr: Option<SocketAddr>,
+    /// The remote address of the connection, when the dialer knows it.
+    pub peer_addr: Option<SocketAddr>,
+    /// The HTTP version spoken on the connection.
+    pub version: Version,
+}
+
+/// How the end of a response body is marked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// `Content-Length: n`, or no body at all (`Length(0)` for HEAD, 1xx, 204 and 304).
+    /// A body that ends short fails as truncated.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: the body ends with a last chunk. A connection closed
+    /// before it fails as truncated.
+    Chunked,
+    /// Neither: the body ends when the server closes the connection (Twisted's
+    /// `PotentialDataLoss`). A body cut short by a network failure looks the same as a
+    /// complete one, so its completeness cannot be proven.
+    CloseDelimited,
+}
+
+impl Framing {
+    /// Whether the end of the body can be told from a connection that died early.
+    pub fn is_provable(&self) -> bool {
+        !matches!(self, Framing::CloseDelimited)
+    }
+}

@@ -1,0 +1,461 @@
+//! The pool of persistent HTTP/1.1 connections (Twisted's `HTTPConnectionPool`).
+//!
+//! One mutex guards the per-host lists; it is never held across an `.await`, and nothing
+//! that could take it again (a [`Slot`] being dropped) is dropped while it is held.
+//! Checking out is a hash lookup and a `Vec::pop`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use hyper::client::conn::http1::SendRequest;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::Connected;
+use super::io::Counters;
+use super::send::Outgoing;
+
+/// Which connections may serve a request: scheme and authority (host and port).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub(crate) scheme: Scheme,
+    pub(crate) authority: Authority,
+}
+
+/// One open HTTP/1.1 connection, ready or in use.
+pub(crate) struct Conn {
+    pub(crate) tx: SendRequest<Outgoing>,
+    pub(crate) connected: Connected,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// Pool settings, fixed when the connector is built.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) persistent: bool,
+    pub(crate) max_idle_per_host: usize,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_connections_per_host: Option<usize>,
+}
+
+/// Counters of the pool's life, read by [`Pool::stats`].
+#[derive(Default)]
+struct Stats {
+    opened: AtomicU64,
+    reused: AtomicU64,
+    closed: AtomicU64,
+    in_use: AtomicUsize,
+}
+
+/// A snapshot of the pool's counters, from
+/// [`Connector::pool_stats`](super::Connector::pool_stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Connections opened since the connector was built.
+    pub opened: u64,
+    /// Requests sent on a connection that had already carried one.
+    pub reused: u64,
+    /// Connections that have closed, whoever closed them.
+    pub closed: u64,
+    /// Connections waiting in the pool now.
+    pub idle: usize,
+    /// Connections carrying a request or an unread response body now.
+    pub in_use: usize,
+}
+
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    state: Mutex<State>,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct State {
+    hosts: HashMap<Key, Host>,
+    idle: usize,
+    reaper_running: bool,
+}
+
+#[derive(Default)]
+struct Host {
+    /// Oldest first; checkout pops the newest (most-recent-first reuse).
+    idle: Vec<Idle>,
+    /// Connections open or being opened, each held by a [`Slot`].
+    open: usize,
+    /// Requests waiting for a connection under `max_connections_per_host`, first first.
+    waiters: VecDeque<oneshot::Sender<Handoff>>,
+}
+
+impl Host {
+    fn is_unused(&self) -> bool {
+        self.open == 0 && self.idle.is_empty() && self.waiters.is_empty()
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// What a waiting request receives: a connection to use, or the right to open one.
+pub(crate) enum Handoff {
+    Conn(Conn),
+    Slot(Slot),
+}
+
+/// What [`Pool::checkout`] found.
+pub(crate) enum Checkout {
+    /// An idle connection, already counted as reused and in use.
+    Reused(Conn),
+    /// No idle connection: open a new one under this slot.
+    Dial(Slot),
+    /// The host is at its connection limit: wait for a handoff.
+    Wait(oneshot::Receiver<Handoff>),
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic while the lock was held cannot leave the lists inconsistent in a way that
+    // matters more than refusing all further requests would, so go on.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Pool {
+    pub(crate) fn new(config: Config) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State::default()),
+                stats: Stats::default(),
+            }),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Takes the most recently used idle connection to `key`, or a slot to open one,
+    /// or a place in the queue.
+    pub(crate) fn checkout(&self, key: &Key) -> Checkout {
+        let inner = &self.inner;
+        let mut discarded = Vec::new();
+        let found = {
+            let mut state = lock(&inner.state);
+            let state = &mut *state;
+            let host = match state.hosts.get_mut(key) {
+                Some(host) => host,
+                None => state.hosts.entry(key.clone()).or_default(),
+            };
+            let now = Instant::now();
+            let mut found = None;
+            while let Some(idle) = host.idle.pop() {
+                state.idle -= 1;
+                let expired = inner
+                    .config
+                    .idle_timeout
+                    .is_some_and(|t| now.duration_since(idle.since) >= t);
+                // Only ready connections are pooled; one that is no longer ready has
+                // been closed by the server (or is closing).
+                if expired || !idle.conn.tx.is_ready() {
+                    discarded.push(idle.conn);
+                    continue;
+                }
+                found = Some(Checkout::Reused(idle.conn));
+                break;
+            }
+            match found {
+                Some(found) => found,
+                None => {
+                    let under_cap = inner
+                        .config
+                        .max_connections_per_host
+                        .is_none_or(|max| host.open < max);
+                    if under_cap {
+                        host.open += 1;
+                        Checkout::Dial(Slot::new(&self.inner, key.clone()))
+                    } else {
+                        let (tx, rx) = oneshot::channel();
+                        host.waiters.retain(|w| !w.is_closed());
+                        host.waiters.push_back(tx);
+                        Checkout::Wait(rx)
+                    }
+                }
+            }
+        };
+        drop(discarded);
+        if let Checkout::Reused(_) = found {
+            inner.stats.reused.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Wraps a connection that now carries a request.
+    pub(crate) fn in_use(&self, conn: Conn, key: Key) -> Pooled {
+        self.inner.stats.in_use.fetch_add(1, Ordering::Relaxed);
+        Pooled {
+            conn: Some(conn),
+            key,
+            pool: self.inner.clone(),
+        }
+    }
+
+    /// Counts a connection that was handed over by another request finishing.
+    pub(crate) fn count_handoff_reuse(&self) {
+        self.inner.stats.reused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a newly opened connection.
+    pub(crate) fn count_opened(&self) {
+        self.inner.stats.opened.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let idle = lock(&self.inner.state).idle;
+        let s = &self.inner.stats;
+        PoolStats {
+            opened: s.opened.load(Ordering::Relaxed),
+            reused: s.reused.load(Ordering::Relaxed),
+            closed: s.closed.load(Ordering::Relaxed),
+            idle,
+            in_use: s.in_use.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes every idle connection now (Twisted's `closeCachedConnections`).
+    pub(crate) fn close_idle(&self) {
+        let mut closing = Vec::new();
+        {
+            let mut state = lock(&self.inner.state);
+            for host in state.hosts.values_mut() {
+                closing.extend(host.idle.drain(..).map(|i| i.conn));
+            }
+            state.idle = 0;
+        }
+        drop(closing);
+    }
+}
+
+impl Inner {
+    /// Puts a ready connection back: to the first waiter, else on the idle list.
+    fn put_idle(self: &Arc<Self>, key: &Key, conn: Conn) {
+        let mut evicted = None;
+        {
+            let mut state = lock(&self.state);
+            let state = &mut *state;
+            let Some(host) = state.hosts.get_mut(key) else {
+                return;
+            };
+            let conn = match hand_off(host, Handoff::Conn(conn)) {
+                None => return,
+                Some(Handoff::Conn(conn)) => conn,
+                Some(Handoff::Slot(_)) => return,
+            };
+            if self.config.max_idle_per_host == 0 {
+                evicted = Some(conn);
+            } else {
+                if host.idle.len() >= self.config.max_idle_per_host {
+                    evicted = Some(host.idle.remove(0).conn);
+                    state.idle -= 1;
+                }
+                host.idle.push(Idle {
+                    conn,
+                    since: Instant::now(),
+                });
+                state.idle += 1;
+                self.start_reaper(state);
+            }
+        }
+        drop(evicted);
+    }
+
+    /// Starts the idle timer task if idle connections exist and none runs. The task
+    /// ends when the pool has no idle connection left, so an empty pool costs nothing.
+    fn start_reaper(self: &Arc<Self>, state: &mut State) {
+        let Some(timeout) = self.config.idle_timeout else {
+            return;
+        };
+        if state.reaper_running {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            state.reaper_running = true;
+            rt.spawn(reap(Arc::downgrade(self), timeout));
+        }
+    }
+
+    /// Gives up one host slot and passes it to the next waiter, if any.
+    fn release_slot(&self, key: &Key, slot_weak: &Weak<Inner>) {
+        let mut state = lock(&self.state);
+        let Some(host) = state.hosts.get_mut(key) else {
+            return;
+        };
+        host.open = host.open.saturating_sub(1);
+        if !host.waiters.is_empty() {
+            host.open += 1;
+            let slot = Slot {
+                pool: slot_weak.clone(),
+                key: Some(key.clone()),
+                opened: false,
+            };
+            if let Some(Handoff::Slot(mut unused)) = hand_off(host, Handoff::Slot(slot)) {
+                unused.key = None; // disarm: dropping it must not take the lock again
+                host.open -= 1;
+            }
+        }
+        if host.is_unused() {
+            state.hosts.remove(key);
+        }
+    }
+}
+
+/// Offers `handoff` to the waiters in order; returns it if nobody took it.
+fn hand_off(host: &mut Host, mut handoff: Handoff) -> Option<Handoff> {
+    while let Some(waiter) = host.waiters.pop_front() {
+        match waiter.send(handoff) {
+            Ok(()) => return None,
+            // That waiter gave up (its request was dropped): try the next.
+            Err(back) => handoff = back,
+        }
+    }
+    Some(handoff)
+}
+
+async fn reap(pool: Weak<Inner>, timeout: Duration) {
+    let mut next = Instant::now() + timeout;
+    loop {
+        tokio::time::sleep_until(next).await;
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        let mut evicted = Vec::new();
+        let mut earliest: Option<Instant> = None;
+        {
+            let mut state = lock(&inner.state);
+            let now = Instant::now();
+            let mut idle = 0;
+            for host in state.hosts.values_mut() {
+                // The list is oldest first, so the expired ones are a prefix.
+                let n = host
+                    .idle
+                    .partition_point(|i| now.duration_since(i.since) >= timeout);
+                evicted.extend(host.idle.drain(..n).map(|i| i.conn));
+                host.idle.retain(|i| i.conn.tx.is_ready());
+                if let Some(first) = host.idle.first() {
+                    earliest = Some(earliest.map_or(first.since, |e| e.min(first.since)));
+                }
+                idle += host.idle.len();
+            }
+            // Connections the server closed were dropped by `retain`.
+            state.idle = idle;
+            state.hosts.retain(|_, h| !h.is_unused());
+            if earliest.is_none() {
+                state.reaper_running = false;
+            }
+        }
+        drop(evicted);
+        drop(inner);
+        match earliest {
+            Some(since) => next = since + timeout,
+            None => return,
+        }
+    }
+}
+
+/// The right to one connection to a host, counted against
+/// `max_connections_per_host`. Dropping it (a failed dial, a closed connection) frees
+/// the place for the next waiter.
+pub(crate) struct Slot {
+    pool: Weak<Inner>,
+    /// `None` once disarmed.
+    key: Option<Key>,
+    /// Whether a connection was opened under this slot (its drop counts a close).
+    opened: bool,
+}
+
+impl Slot {
+    fn new(pool: &Arc<Inner>, key: Key) -> Slot {
+        Slot {
+            pool: Arc::downgrade(pool),
+            key: Some(key),
+            opened: false,
+        }
+    }
+
+    /// Marks that a connection now lives under this slot.
+    pub(crate) fn opened(&mut self) {
+        self.opened = true;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let Some(inner) = self.pool.upgrade() else {
+            return;
+        };
+        if self.opened {
+            inner.stats.closed.fetch_add(1, Ordering::Relaxed);
+        }
+        inner.release_slot(&key, &self.pool);
+    }
+}
+
+/// A connection carrying a request or an unread body. Dropping it without
+/// [`release`](Pooled::release) closes the connection: it is never reused half-read.
+pub(crate) struct Pooled {
+    conn: Option<Conn>,
+    key: Key,
+    pool: Arc<Inner>,
+}
+
+impl Pooled {
+    pub(crate) fn conn_mut(&mut self) -> Option<&mut Conn> {
+        self.conn.as_mut()
+    }
+
+    /// The response has been read to its end: offer the connection for reuse once
+    /// hyper says it is ready for the next request.
+    pub(crate) fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if !self.pool.config.persistent {
+            return;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match conn.tx.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => self.pool.put_idle(&self.key, conn),
+            Poll::Ready(Err(_)) => {}
+            Poll::Pending => {
+                // hyper finishes the exchange on its connection task; wait for it there.
+                let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                let pool = self.pool.clone();
+                let key = self.key.clone();
+                rt.spawn(async move {
+                    if conn.tx.ready().await.is_ok() {
+                        pool.put_idle(&key, conn);
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,518 @@
+//! The crate's error type.
+//!
+//! Every failure towline reports reaches the caller as one opaque [`Error`]. Ask it what
+//! went wrong with [`Error::kind`] or the `is_*` methods, read the URI it concerns with
+//! [`Error::uri`], and walk [`std::error::Error::source`] for the underlying cause. The
+//! causes towline defines itself ([`StaleConnection`], [`TimedOut`], [`Truncated`],
+//! [`LengthMismatch`], [`LengthLimitExceeded`], [`DialError`](crate::connect::DialError))
+//! are public so that code holding a [`BoxError`] can downcast to them.
+
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Mutex;
+
+use http::Uri;
+
+/// A type-erased error, as used by tower.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// A `Result` whose error is towline's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error type of towline.
+///
+/// It is small (one pointer), `Send + Sync + 'static`, and carries a [`Kind`], the URI of
+/// the request when known, and a chain of causes reachable with
+/// [`source()`](std::error::Error::source).
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    uri: Option<Uri>,
+    source: Option<BoxError>,
+}
+
+/// What class of failure an [`Error`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// The request was refused before any I/O: a URI without scheme or host, an
+    /// unsupported scheme, or forbidden bytes in the method, URI or a header.
+    InvalidRequest,
+    /// Resolving the host or opening the connection failed (timeouts included).
+    Connect,
+    /// Sending the request or waiting for the response head failed.
+    Request,
+    /// The server's response head could not be parsed.
+    Response,
+    /// Sending the request body or reading the response body failed.
+    Body,
+    /// An operation ran out of time.
+    Timeout,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind, source: Option<BoxError>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                uri: None,
+                source,
+            }),
+        }
+    }
+
+    pub(crate) fn with_uri(mut self, uri: Uri) -> Error {
+        self.inner.uri = Some(uri);
+        self
+    }
+
+    pub(crate) fn invalid_request(msg: &'static str) -> Error {
+        Error::new(Kind::InvalidRequest, Some(Box::new(Message(msg))))
+    }
+
+    /// Turns any boxed error into a towline [`Error`]: an `Error` inside the box is
+    /// returned as it is, anything else is wrapped with the given kind.
+    pub(crate) fn from_boxed(err: BoxError, kind: Kind) -> Error {
+        match err.downcast::<Error>() {
+            Ok(err) => *err,
+            Err(other) => Error::new(kind, Some(other)),
+        }
+    }
+
+    /// The class of this error.
+    pub fn kind(&self) -> Kind {
+        self.inner.kind
+    }
+
+    /// The URI of the request this error concerns, if known.
+    pub fn uri(&self) -> Option<&Uri> {
+        self.inner.uri.as_ref()
+    }
+
+    /// Removes the URI, for example before logging an error whose URI holds secrets.
+    pub fn without_uri(mut self) -> Error {
+        self.inner.uri = None;
+        self
+    }
+
+    /// The request was refused before any I/O because it was malformed.
+    pub fn is_invalid_request(&self) -> bool {
+        self.inner.kind == Kind::InvalidRequest
+    }
+
+    /// Resolving the host or connecting to it failed.
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == Kind::Connect
+    }
+
+    /// The host name could not be resolved. Such an error is also [`is_connect`](Self::is_connect).
+    pub fn is_resolve(&self) -> bool {
+        self.find::<crate::connect::DialError>()
+            .is_some_and(crate::connect::DialError::is_resolve)
+    }
+
+    /// Sending the request or receiving the response head failed.
+    pub fn is_request(&self) -> bool {
+        self.inner.kind == Kind::Request
+    }
+
+    /// The response head was malformed.
+    pub fn is_response(&self) -> bool {
+        self.inner.kind == Kind::Response
+    }
+
+    /// Sending the request body or reading the response body failed.
+    pub fn is_body(&self) -> bool {
+        self.inner.kind == Kind::Body
+    }
+
+    /// The response body ended before its declared end: fewer bytes than
+    /// `Content-Length`, or a connection closed in the middle of a chunked body.
+    pub fn is_truncated(&self) -> bool {
+        self.find::<Truncated>().is_some()
+    }
+
+    /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == Kind::Timeout || self.find::<TimedOut>().is_some()
+    }
+
+    /// The request failed on a pooled connection that the server had already given up.
+    ///
+    /// See [`StaleConnection`] for what is known about such a failure and how to get
+    /// an unsent request back.
+    pub fn is_stale_connection(&self) -> bool {
+        self.stale_connection().is_some()
+    }
+
+    /// The [`StaleConnection`] cause of this error, if it has one.
+    pub fn stale_connection(&self) -> Option<&StaleConnection> {
+        self.find::<StaleConnection>()
+    }
+
+    /// Takes back the request that failed on a stale connection without being sent.
+    ///
+    /// `B` must be the body type the request was sent with. Returns `None` when the
+    /// request was (even partly) sent, when the body type differs, when this is not a
+    /// stale-connection error, or when the request was already taken.
+    pub fn take_unsent_request<B: Send + 'static>(&self) -> Option<http::Request<B>> {
+        self.stale_connection()?.take_unsent_request()
+    }
+
+    /// The first cause in the chain that is an `E`.
+    fn find<E: StdError + 'static>(&self) -> Option<&E> {
+        let mut next = self
+            .inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static));
+        while let Some(err) = next {
+            if let Some(found) = err.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = err.source();
+        }
+        None
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("towline::Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(uri) = &self.inner.uri {
+            d.field("uri", uri);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.inner.kind {
+            Kind::InvalidRequest => "invalid request",
+            Kind::Connect => "connection failed",
+            Kind::Request => "request failed",
+            Kind::Response => "invalid response",
+            Kind::Body => "body failed",
+            Kind::Timeout => "timed out",
+        };
+        f.write_str(what)?;
+        if let Some(uri) = &self.inner.uri {
+            write!(f, " for {uri}")?;
+        }
+        if let Some(source) = &self.inner.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// A fixed message used as the cause of simple errors.
+#[derive(Debug)]
+pub(crate) struct Message(pub(crate) &'static str);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl StdError for Message {}
+
+/// An operation did not finish within its configured time.
+#[derive(Debug)]
+pub struct TimedOut {
+    what: &'static str,
+}
+
+impl TimedOut {
+    pub(crate) fn new(what: &'static str) -> TimedOut {
+        TimedOut { what }
+    }
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} timed out", self.what)
+    }
+}
+
+impl StdError for TimedOut {}
+
+/// A response body ended before the end its framing declared.
+#[derive(Debug)]
+pub struct Truncated {
+    received: u64,
+    expected: Option<u64>,
+}
+
+impl Truncated {
+    pub(crate) fn new(received: u64, expected: Option<u64>) -> Truncated {
+        Truncated { received, expected }
+    }
+
+    /// How many body bytes arrived before the connection ended.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The length the server declared with `Content-Length`, if it did.
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+}
+
+impl fmt::Display for Truncated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.expected {
+            Some(n) => write!(
+                f,
+                "response body truncated: the connection closed after {} of {n} bytes",
+                self.received
+            ),
+            None => write!(
+                f,
+                "response body truncated: the connection closed inside a chunk after {} bytes",
+                self.received
+            ),
+        }
+    }
+}
+
+impl StdError for Truncated {}
+
+/// A request body produced more or fewer bytes than it declared.
+///
+/// The connector stops such a body before the server could take it for a complete
+/// request, and closes the connection.
+#[derive(Debug)]
+pub struct LengthMismatch {
+    declared: u64,
+    produced: u64,
+    more: bool,
+}
+
+impl LengthMismatch {
+    pub(crate) fn new(declared: u64, produced: u64, more: bool) -> LengthMismatch {
+        LengthMismatch {
+            declared,
+            produced,
+            more,
+        }
+    }
+
+    /// The length the body declared (its `Content-Length`).
+    pub fn declared(&self) -> u64 {
+        self.declared
+    }
+
+    /// How many bytes the body had produced when the mismatch was found.
+    pub fn produced(&self) -> u64 {
+        self.produced
+    }
+}
+
+impl fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.more {
+            write!(
+                f,
+                "request body declared {} bytes but produced more ({} so far)",
+                self.declared, self.produced
+            )
+        } else {
+            write!(
+                f,
+                "request body declared {} bytes but ended after {}",
+                self.declared, self.produced
+            )
+        }
+    }
+}
+
+impl StdError for LengthMismatch {}
+
+/// A body was longer than the limit given to [`read_body_limited`](crate::body::read_body_limited).
+#[derive(Debug)]
+pub struct LengthLimitExceeded {
+    limit: usize,
+}
+
+impl LengthLimitExceeded {
+    pub(crate) fn new(limit: usize) -> LengthLimitExceeded {
+        LengthLimitExceeded { limit }
+    }
+
+    /// The limit that was exceeded, in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+impl fmt::Display for LengthLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "body is longer than the limit of {} bytes", self.limit)
+    }
+}
+
+impl StdError for LengthLimitExceeded {}
+
+/// A request failed on a connection taken from the pool, which the server had closed
+/// or was closing while it sat idle.
+///
+/// Such a failure is what [`RetryStaleLayer`]-style retries act on. It records whether
+/// any byte of the request reached the socket and whether any byte of a response came
+/// back; when the request was never written, the request itself can be taken back with
+/// [`take_unsent_request`](Self::take_unsent_request) and sent again unchanged.
+///
+/// Another service can opt into the same retries by returning this type (or an error
+/// whose [`source()`](std::error::Error::source) chain contains it).
+///
+/// [`RetryStaleLayer`]: https://docs.rs/towline
+pub struct StaleConnection {
+    written: bool,
+    response_started: bool,
+    unsent: Mutex<Option<Box<dyn Any + Send>>>,
+    source: Option<BoxError>,
+}
+
+impl StaleConnection {
+    pub(crate) fn new(
+        written: bool,
+        response_started: bool,
+        unsent: Option<Box<dyn Any + Send>>,
+        source: Option<BoxError>,
+    ) -> StaleConnection {
+        StaleConnection {
+            written,
+            response_started,
+            unsent: Mutex::new(unsent),
+            source,
+        }
+    }
+
+    /// Whether any byte of the request was written to the connection.
+    pub fn request_written(&self) -> bool {
+        self.written
+    }
+
+    /// Whether any byte of a response arrived before the failure.
+    pub fn response_started(&self) -> bool {
+        self.response_started
+    }
+
+    /// Whether the unsent request is still held and can be taken back.
+    pub fn has_unsent_request(&self) -> bool {
+        self.unsent.lock().map(|u| u.is_some()).unwrap_or(false)
+    }
+
+    /// Takes back the request, if it was never written; `B` must be its body type.
+    ///
+    /// Returns `None` if the request was written, was already taken, or has another
+    /// body type (in which case it stays in place).
+    pub fn take_unsent_request<B: Send + 'static>(&self) -> Option<http::Request<B>> {
+        let mut slot = self.unsent.lock().ok()?;
+        if !slot.as_ref()?.is::<http::Request<B>>() {
+            return None;
+        }
+        slot.take()?.downcast::<http::Request<B>>().ok().map(|r| *r)
+    }
+}
+
+impl fmt::Debug for StaleConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaleConnection")
+            .field("request_written", &self.written)
+            .field("response_started", &self.response_started)
+            .field("has_unsent_request", &self.has_unsent_request())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for StaleConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a reused connection was closed by the server")?;
+        f.write_str(match (self.written, self.response_started) {
+            (false, _) => " before the request was sent",
+            (true, false) => " after the request was sent, before any response",
+            (true, true) => " in the middle of the response head",
+        })
+    }
+}
+
+impl StdError for StaleConnection {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn error_is_send_sync_and_small() {
+        assert_send_sync::<Error>();
+        assert_send_sync::<StaleConnection>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn display_is_written_text_with_uri_and_cause() {
+        let err = Error::new(Kind::Body, Some(Box::new(Truncated::new(3, Some(10)))))
+            .with_uri(Uri::from_static("http://example.test/a"));
+        assert_eq!(
+            err.to_string(),
+            "body failed for http://example.test/a: response body truncated: \
+             the connection closed after 3 of 10 bytes"
+        );
+        assert!(err.is_body() && err.is_truncated());
+        let err = err.without_uri();
+        assert!(err.uri().is_none());
+        assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn unsent_request_comes_back_only_with_its_own_body_type() {
+        let req = http::Request::new(String::from("hello"));
+        let stale = StaleConnection::new(false, false, Some(Box::new(req)), None);
+        let err = Error::new(Kind::Request, Some(Box::new(stale)));
+        assert!(err.is_stale_connection());
+        assert!(err.take_unsent_request::<Vec<u8>>().is_none());
+        let back = err
+            .take_unsent_request::<String>()
+            .expect("request handed back");
+        assert_eq!(back.body(), "hello");
+        assert!(err.take_unsent_request::<String>().is_none());
+    }
+
+    #[test]
+    fn from_boxed_keeps_an_inner_error() {
+        let inner: BoxError = Box::new(Error::new(Kind::Connect, None));
+        assert!(Error::from_boxed(inner, Kind::Request).is_connect());
+        let other: BoxError = "boom".into();
+        assert!(Error::from_boxed(other, Kind::Request).is_request());
+    }
+}

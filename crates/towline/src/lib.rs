@@ -1,0 +1,41 @@
+//! towline is an HTTP client built as a stack of [tower] middleware.
+//!
+//! At the bottom sits the [`Connector`](connect::Connector), a
+//! `tower::Service<http::Request<B>>` that pools HTTP/1.1 connections over any dialer.
+//! Redirects, cookies, decompression, proxies and retries are layers stacked on top of
+//! it (or on any other HTTP service) with `tower::ServiceBuilder`.
+//!
+//! | Twisted | towline |
+//! | --- | --- |
+//! | `Agent` + `HTTPConnectionPool` | [`connect::Connector`] |
+//! | `Agent.usingEndpointFactory` | [`connect::Dial`] |
+//! | `IBodyProducer`, `FileBodyProducer` | [`body::Body`] |
+//! | `readBody` | [`body::read_body`] |
+//! | `IClientRequest.absoluteURI` | [`connect::EffectiveUri`] |
+//! | `PotentialDataLoss` | [`connect::Framing::CloseDelimited`] |
+//!
+//! ```
+//! use towline::{body::{Body, read_body}, connect::Connector};
+//! use tower::ServiceExt;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), towline::Error> {
+//! # let server = towline_test::TestServer::start(|_| towline_test::Reply::text("hi")).await;
+//! let connector = Connector::new();
+//! let request = http::Request::get(server.url("/")).body(Body::empty()).expect("valid");
+//! let response = connector.oneshot(request).await?;
+//! let body = read_body(response.into_body()).await?;
+//! assert_eq!(&body[..], b"hi");
+//! # Ok(()) }
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod body;
+pub mod connect;
+pub mod error;
+
+pub use body::Body;
+pub use error::{BoxError, Error, Kind, Result};

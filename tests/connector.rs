@@ -1,0 +1,2 @@
+//! End-to-end tests of the connector against the towline-test server.
+fn main() {}
