@@ -210,6 +210,15 @@ impl fmt::Display for Error {
         }
         if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
+            // hyper's messages are terse ("error from user's Body stream"); name their
+            // cause too, so one line says what happened.
+            if source.is::<hyper::Error>() {
+                let mut next = source.source();
+                while let Some(cause) = next {
+                    write!(f, ": {cause}")?;
+                    next = cause.source();
+                }
+            }
         }
         Ok(())
     }
@@ -289,7 +298,7 @@ impl fmt::Display for Truncated {
             ),
             None => write!(
                 f,
-                "response body truncated: the connection closed inside a chunk after {} bytes",
+                "response body truncated: the connection closed before the last chunk, after {} bytes",
                 self.received
             ),
         }

@@ -132,12 +132,12 @@ mod tests {
     async fn limit_is_enforced_before_and_while_reading() {
         let err = read_body_limited(Body::from("0123456789"), 4)
             .await
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.is_body());
         assert!(err.to_string().contains("limit of 4 bytes"), "{err}");
         let err = read_body_limited(chunks(&["ab", "cd", "e"]), 4)
             .await
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.is_body());
         let ok = read_body_limited(chunks(&["ab", "cd"]), 4)
             .await

@@ -68,7 +68,7 @@ impl Body for ResponseBody {
             Some(Err(e)) => {
                 // The connection is broken: drop it, never pool it.
                 this.pooled = None;
-                let err = if e.is_incomplete_message() {
+                let err = if is_truncation(&e) {
                     Error::new(
                         Kind::Body,
                         Some(Box::new(Truncated::new(this.received, this.expected))),
@@ -92,6 +92,21 @@ impl Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Whether hyper's error means the connection ended before the body's declared end.
+fn is_truncation(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::UnexpectedEof;
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl fmt::Debug for ResponseBody {

@@ -271,7 +271,7 @@ mod tests {
     async fn short_body_fails() {
         let err = read_body(Outgoing::new(frames(&["ab"]), Some(4)))
             .await
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.to_string().contains("ended after 2"), "{err}");
     }
 
