@@ -386,7 +386,7 @@ impl StdError for LengthLimitExceeded {}
 /// A request failed on a connection taken from the pool, which the server had closed
 /// or was closing while it sat idle.
 ///
-/// Such a failure is what [`RetryStaleLayer`]-style retries act on. It records whether
+/// Such a failure is what [`RetryStaleLayer`](crate::retry::RetryStaleLayer) acts on. It records whether
 /// any byte of the request reached the socket and whether any byte of a response came
 /// back; when the request was never written, the request itself can be taken back with
 /// [`take_unsent_request`](Self::take_unsent_request) and sent again unchanged.
@@ -394,7 +394,6 @@ impl StdError for LengthLimitExceeded {}
 /// Another service can opt into the same retries by returning this type (or an error
 /// whose [`source()`](std::error::Error::source) chain contains it).
 ///
-/// [`RetryStaleLayer`]: https://docs.rs/towline
 pub struct StaleConnection {
     written: bool,
     response_started: bool,
@@ -403,17 +402,46 @@ pub struct StaleConnection {
 }
 
 impl StaleConnection {
-    pub(crate) fn new(
-        written: bool,
-        response_started: bool,
-        unsent: Option<Box<dyn Any + Send>>,
-        source: Option<BoxError>,
+    /// Describes a request that failed on a reused connection: whether any byte of it
+    /// was written, and whether any byte of a response arrived.
+    ///
+    /// A service other than towline's connector uses this to make its failures
+    /// retryable by [`RetryStale`](crate::retry::RetryStale); see
+    /// [`with_unsent_request`](Self::with_unsent_request) to hand the request back.
+    pub fn new(request_written: bool, response_started: bool) -> StaleConnection {
+        StaleConnection {
+            written: request_written,
+            response_started,
+            unsent: Mutex::new(None),
+            source: None,
+        }
+    }
+
+    /// Hands back the request, which was not written at all and can be sent again as
+    /// it is, whatever its method.
+    pub fn with_unsent_request<B: Send + 'static>(
+        self,
+        request: http::Request<B>,
     ) -> StaleConnection {
         StaleConnection {
-            written,
-            response_started,
+            written: false,
+            unsent: Mutex::new(Some(Box::new(request))),
+            ..self
+        }
+    }
+
+    /// Records the underlying error, returned by [`source()`](std::error::Error::source).
+    pub fn with_source(self, source: impl Into<BoxError>) -> StaleConnection {
+        StaleConnection {
+            source: Some(source.into()),
+            ..self
+        }
+    }
+
+    pub(crate) fn with_unsent_any(self, unsent: Option<Box<dyn Any + Send>>) -> StaleConnection {
+        StaleConnection {
             unsent: Mutex::new(unsent),
-            source,
+            ..self
         }
     }
 
@@ -506,7 +534,8 @@ mod tests {
     #[test]
     fn unsent_request_comes_back_only_with_its_own_body_type() {
         let req = http::Request::new(String::from("hello"));
-        let stale = StaleConnection::new(false, false, Some(Box::new(req)), None);
+        let stale = StaleConnection::new(true, false).with_unsent_request(req);
+        assert!(!stale.request_written());
         let err = Error::new(Kind::Request, Some(Box::new(stale)));
         assert!(err.is_stale_connection());
         assert!(err.take_unsent_request::<Vec<u8>>().is_none());

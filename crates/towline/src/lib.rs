@@ -36,6 +36,8 @@
 pub mod body;
 pub mod connect;
 pub mod error;
+#[cfg(feature = "retry")]
+pub mod retry;
 
 pub use body::Body;
 pub use error::{BoxError, Error, Kind, Result};

@@ -80,7 +80,7 @@ use tower_service::Service;
 use crate::error::{BoxError, Error, Kind, LengthMismatch, Message, StaleConnection, TimedOut};
 
 pub use dial::{Connected, Destination, Dial, DialError, Io};
-pub use info::{ConnectionInfo, EffectiveUri, Framing};
+pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection};
 pub use pool::PoolStats;
 pub use response::ResponseBody;
 pub use tcp::{TcpConnecting, TcpDialer};
@@ -339,6 +339,7 @@ struct Prepared<B> {
     host_added: bool,
     connection_added: bool,
     is_head: bool,
+    fresh: bool,
     _body: std::marker::PhantomData<fn() -> B>,
 }
 
@@ -428,6 +429,7 @@ where
         };
 
         let is_head = parts.method == http::Method::HEAD;
+        let fresh = parts.extensions.get::<FreshConnection>().is_some();
         let path = uri
             .path_and_query()
             .cloned()
@@ -444,6 +446,7 @@ where
             host_added,
             connection_added,
             is_head,
+            fresh,
             _body: std::marker::PhantomData,
         })
     }
@@ -487,7 +490,7 @@ impl<D: Dial> Shared<D> {
         B::Data: Into<Bytes>,
         B::Error: Into<BoxError>,
     {
-        let (conn, reused) = match self.pool.checkout(&prepared.key) {
+        let (conn, reused) = match self.pool.checkout(&prepared.key, prepared.fresh) {
             Checkout::Reused(conn) => (conn, true),
             Checkout::Dial(slot) => (self.open(&prepared.key, slot).await?, false),
             Checkout::Wait(rx) => match rx.await {
@@ -641,7 +644,9 @@ fn classify<B: Send + 'static>(
     if reused {
         let written = written && unsent.is_none();
         let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
-        let stale = StaleConnection::new(written, response_started, unsent, Some(Box::new(err)));
+        let stale = StaleConnection::new(written, response_started)
+            .with_unsent_any(unsent)
+            .with_source(err);
         return Error::new(Kind::Request, Some(Box::new(stale)));
     }
     Error::new(Kind::Request, Some(Box::new(err)))

@@ -143,9 +143,9 @@ impl Pool {
         &self.inner.config
     }
 
-    /// Takes the most recently used idle connection to `key`, or a slot to open one,
-    /// or a place in the queue.
-    pub(crate) fn checkout(&self, key: &Key) -> Checkout {
+    /// Takes the most recently used idle connection to `key` (unless `fresh` asks for a
+    /// new one), or a slot to open one, or a place in the queue.
+    pub(crate) fn checkout(&self, key: &Key, fresh: bool) -> Checkout {
         let inner = &self.inner;
         let mut discarded = Vec::new();
         let found = {
@@ -157,7 +157,7 @@ impl Pool {
             };
             let now = Instant::now();
             let mut found = None;
-            while let Some(idle) = host.idle.pop() {
+            while let Some(idle) = if fresh { None } else { host.idle.pop() } {
                 state.idle -= 1;
                 let expired = inner
                     .config
