@@ -32,9 +32,10 @@ async fn fetch(connector: &Connector, url: &str) -> (http::response::Parts, Byte
 }
 
 fn info(parts: &http::response::Parts) -> ConnectionInfo {
-    *parts
+    parts
         .extensions
         .get::<ConnectionInfo>()
+        .cloned()
         .expect("ConnectionInfo extension")
 }
 
@@ -477,7 +478,7 @@ async fn invalid_requests_fail_before_any_io() {
     for uri in [
         "/no/scheme".to_owned(),
         format!("ftp://127.0.0.1:{port}/"),
-        format!("https://127.0.0.1:{port}/"),
+        format!("ws://127.0.0.1:{port}/"),
     ] {
         let err = connector
             .clone()

@@ -1,4 +1,5 @@
-//! The accept loop and per-connection HTTP/1.1 handling.
+//! The accept loop, per-connection setup (TLS, protocol choice) and the raw
+//! HTTP/1.1 handling.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -10,9 +11,11 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::reply::{After, Fault, Reply};
 use crate::request::RecordedRequest;
+use crate::stream::Stream;
 
 /// Largest accepted request head, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
@@ -20,6 +23,8 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Largest chunk-size line (with extensions) accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
+/// Longest a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) type Handler = Arc<dyn Fn(&RecordedRequest) -> Reply + Send + Sync + 'static>;
 
@@ -29,6 +34,10 @@ pub(crate) struct Config {
     pub(crate) close_after: Option<usize>,
     pub(crate) idle_close: Option<Duration>,
     pub(crate) close_reused_without_answer: bool,
+    /// Serve TLS with this configuration; HTTP/2 when ALPN picks `h2`.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve every (plain) connection with HTTP/2, prior knowledge.
+    pub(crate) h2c: bool,
 }
 
 /// State observed by the tests.
@@ -38,11 +47,12 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicUsize,
     pub(crate) closed_by_client: AtomicUsize,
     pub(crate) incomplete: AtomicUsize,
+    pub(crate) tls_failures: AtomicUsize,
     requests: Mutex<Vec<RecordedRequest>>,
     panics: Mutex<Vec<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -55,11 +65,11 @@ impl Shared {
         lock(&self.requests).len()
     }
 
-    fn push_request(&self, request: RecordedRequest) {
+    pub(crate) fn push_request(&self, request: RecordedRequest) {
         lock(&self.requests).push(request);
     }
 
-    fn record_panic(&self, message: String) {
+    pub(crate) fn record_panic(&self, message: String) {
         lock(&self.panics).push(message);
     }
 
@@ -70,13 +80,13 @@ impl Shared {
 }
 
 /// Counts the end of a connection exactly once, even if the task is aborted.
-struct CloseGuard {
-    shared: Arc<Shared>,
+pub(crate) struct CloseGuard {
+    pub(crate) shared: Arc<Shared>,
     counted: bool,
 }
 
 impl CloseGuard {
-    fn finish(&mut self, by_client: bool) {
+    pub(crate) fn finish(&mut self, by_client: bool) {
         if !self.counted {
             self.counted = true;
             if by_client {
@@ -115,12 +125,38 @@ pub(crate) async fn accept_loop(listener: TcpListener, config: Arc<Config>, shar
                     next_id += 1;
                     shared.accepted.fetch_add(1, Ordering::SeqCst);
                     let guard = CloseGuard { shared: Arc::clone(&shared), counted: false };
-                    connections.spawn(serve(stream, id, Arc::clone(&config), guard));
+                    connections.spawn(connection(stream, id, Arc::clone(&config), guard));
                 }
                 // Typically out of file descriptors; back off a little.
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
             },
         }
+    }
+}
+
+/// Sets up one accepted connection (TLS handshake, choice of protocol) and
+/// serves it until it ends.
+async fn connection(tcp: TcpStream, id: usize, config: Arc<Config>, mut guard: CloseGuard) {
+    let _ = tcp.set_nodelay(true);
+    let stream = match &config.tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => {
+            let acceptor = TlsAcceptor::from(Arc::clone(tls));
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+                Ok(Err(_)) | Err(_) => {
+                    // Counted before the close, so that a test seeing the close
+                    // also sees the failure.
+                    guard.shared.tls_failures.fetch_add(1, Ordering::SeqCst);
+                    return guard.finish(false);
+                }
+            }
+        }
+    };
+    if config.h2c || stream.alpn_is_h2() {
+        crate::h2::serve(stream, id, &config, guard).await;
+    } else {
+        serve(stream, id, config, guard).await;
     }
 }
 
@@ -172,12 +208,12 @@ enum BodyFraming {
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` means EOF.
-async fn fill(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn fill(stream: &mut Stream, buf: &mut BytesMut) -> std::io::Result<usize> {
     buf.reserve(8 * 1024);
     stream.read_buf(buf).await
 }
 
-async fn fill_or_closed(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), ReadError> {
+async fn fill_or_closed(stream: &mut Stream, buf: &mut BytesMut) -> Result<(), ReadError> {
     match fill(stream, buf).await {
         Ok(0) | Err(_) => Err(ReadError::Closed),
         Ok(_) => Ok(()),
@@ -211,7 +247,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, ReadError> {
 }
 
 async fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut BytesMut,
     idle: Option<Duration>,
 ) -> Result<Head, ReadError> {
@@ -269,7 +305,7 @@ fn body_framing(head: &Head) -> Result<BodyFraming, ReadError> {
 }
 
 async fn read_fixed_body(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut BytesMut,
     length: usize,
 ) -> Result<Vec<u8>, ReadError> {
@@ -279,10 +315,7 @@ async fn read_fixed_body(
     Ok(buf.split_to(length).to_vec())
 }
 
-async fn read_chunked_body(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-) -> Result<Vec<u8>, ReadError> {
+async fn read_chunked_body(stream: &mut Stream, buf: &mut BytesMut) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
     loop {
         let (line_len, size) = loop {
@@ -314,7 +347,7 @@ async fn read_chunked_body(
 }
 
 /// Consumes the trailer section after the last chunk (trailers are ignored).
-async fn skip_trailers(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), ReadError> {
+async fn skip_trailers(stream: &mut Stream, buf: &mut BytesMut) -> Result<(), ReadError> {
     loop {
         if buf.len() >= 2 && buf.starts_with(b"\r\n") {
             buf.advance(2);
@@ -333,7 +366,7 @@ async fn skip_trailers(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(),
 
 /// Reads the body of a request whose head has arrived.
 async fn read_body(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut BytesMut,
     head: &Head,
 ) -> Result<(Vec<u8>, bool), ReadError> {
@@ -352,22 +385,12 @@ async fn read_body(
     }
 }
 
-/// Closes gracefully (FIN), dropping the socket.
-async fn close(mut stream: TcpStream) {
+/// Closes gracefully (TLS `close_notify`, then FIN), dropping the socket.
+async fn close(mut stream: Stream) {
     let _ = stream.shutdown().await;
 }
 
-/// Closes with a reset (RST).
-fn reset(stream: TcpStream) {
-    // A zero linger never blocks, which is why this is fine on a runtime thread;
-    // `set_linger` is used rather than the newer `set_zero_linger` to support
-    // older tokio 1.x versions.
-    #[allow(deprecated)]
-    let _ = stream.set_linger(Some(Duration::ZERO));
-    drop(stream);
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -379,7 +402,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Writes `reply` (head and body, applying its fault).
 async fn write_reply(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     reply: &Reply,
     head: &[u8],
     head_request: bool,
@@ -420,8 +443,7 @@ async fn write_reply(
 }
 
 /// Serves one connection until it ends.
-async fn serve(mut stream: TcpStream, id: usize, config: Arc<Config>, mut guard: CloseGuard) {
-    let _ = stream.set_nodelay(true);
+async fn serve(mut stream: Stream, id: usize, config: Arc<Config>, mut guard: CloseGuard) {
     let shared = Arc::clone(&guard.shared);
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut index = 0usize;
@@ -452,6 +474,7 @@ async fn serve(mut stream: TcpStream, id: usize, config: Arc<Config>, mut guard:
             headers: head.headers,
             body,
             chunked,
+            version: if head.version == 0 { 10 } else { 11 },
             connection: id,
             index_on_connection: index,
             answered: true,
@@ -498,13 +521,13 @@ async fn serve(mut stream: TcpStream, id: usize, config: Arc<Config>, mut guard:
         match after {
             After::KeepOpen => index += 1,
             After::Close => return close(stream).await,
-            After::Reset => return reset(stream),
+            After::Reset => return stream.reset(),
         }
     }
 }
 
 /// Answers a malformed request with 400 and closes.
-async fn bad_request(mut stream: TcpStream, shared: &Shared, mut guard: CloseGuard) {
+async fn bad_request(mut stream: Stream, shared: &Shared, mut guard: CloseGuard) {
     shared.incomplete.fetch_add(1, Ordering::SeqCst);
     guard.finish(false);
     let _ = stream

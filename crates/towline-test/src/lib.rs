@@ -1,5 +1,5 @@
-//! Test kit for towline: a scriptable loopback HTTP/1.1 server with fault
-//! injection.
+//! Test kit for towline: a scriptable loopback HTTP server with fault
+//! injection, HTTPS and HTTP/2 modes, and test certificates.
 //!
 //! [`TestServer`] listens on `127.0.0.1:0` and speaks HTTP/1.1 directly on
 //! tokio TCP sockets (parsing with `httparse`), so every byte of a response
@@ -10,7 +10,18 @@
 //!
 //! Handlers are plain closures from [`RecordedRequest`] to [`Reply`].
 //!
+//! The server can also speak HTTPS ([`Builder::tls`], with certificates from
+//! [`tls::TestCa`]), HTTP/2 over TLS with ALPN ([`Builder::tls_h2`]) or in
+//! plain text with prior knowledge ([`Builder::h2c`]), and listen on another
+//! loopback address ([`Builder::bind_ip`]). HTTP/2 connections are served by
+//! hyper, with fewer faults (see [`Builder`]). The [`rustls`] crate is
+//! re-exported so that clients build their configurations with the same
+//! version.
+//!
 //! # Connection behaviour
+//!
+//! This describes HTTP/1.1 connections, plain or inside TLS; for HTTP/2 see
+//! [`Builder`].
 //!
 //! - Connections are persistent (HTTP/1.1 keep-alive). The server closes
 //!   after answering when the request is HTTP/1.0 or carries
@@ -29,6 +40,10 @@
 //!   before writing the response that precedes the close, so once a client
 //!   has read a response, the counters already reflect it. Closes initiated by
 //!   the client are only seen later; use [`TestServer::wait_for_closed`].
+//! - Over TLS the handshake runs in the connection's task with a 10 s
+//!   timeout; a failed one is counted by [`TestServer::tls_handshake_failures`]
+//!   and as a closed connection. Closes send a TLS `close_notify` before the
+//!   FIN; resets ([`Fault::ResetWithoutAnswer`]) do not.
 //!
 //! # Example
 //!
@@ -69,13 +84,39 @@
 //! .await;
 //! # }
 //! ```
+//!
+//! HTTPS with a test CA:
+//!
+//! ```no_run
+//! use towline_test::tls::TestCa;
+//! use towline_test::{Reply, TestServer};
+//!
+//! # async fn f() {
+//! let ca = TestCa::new();
+//! let server = TestServer::builder()
+//!     .tls_h2(&ca.leaf(&["localhost", "127.0.0.1"]))
+//!     .handler(|req| Reply::text(format!("HTTP version {}", req.version)))
+//!     .start()
+//!     .await
+//!     .unwrap();
+//! // Clients trust `ca.root_store()` (or `ca.cert_pem()`) and connect to:
+//! let url = server.url_for_host("localhost", "/");
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod conn;
+mod h2;
 mod reply;
 mod request;
 mod server;
+mod stream;
+pub mod tls;
 
 pub use reply::{Fault, Reply};
 pub use request::RecordedRequest;
 pub use server::{Builder, TestServer};
+
+/// The rustls version this crate builds its TLS configurations with, for
+/// clients that need matching types.
+pub use rustls;

@@ -174,8 +174,20 @@ impl Reply {
         self.fault.as_ref()
     }
 
+    pub(crate) fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    pub(crate) fn headers_ref(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
+    }
+
+    pub(crate) fn body_bytes(&self) -> Bytes {
+        self.body.clone()
+    }
+
     /// Whether the given status never carries a body.
-    fn bodiless_status(&self) -> bool {
+    pub(crate) fn bodiless_status(&self) -> bool {
         (100..200).contains(&self.status) || self.status == 204 || self.status == 304
     }
 

@@ -5,17 +5,25 @@
 pub struct RecordedRequest {
     /// The method, e.g. `GET`.
     pub method: String,
-    /// The request target as sent (`/path?q` or absolute-form).
+    /// The request target as sent (`/path?q` or absolute-form); over HTTP/2,
+    /// the path and query.
     pub target: String,
-    /// Header names lowercased, in order; values as raw bytes.
+    /// Header names lowercased, in order; values as raw bytes. Over HTTP/2
+    /// a request without a `host` header gets one first, holding its
+    /// `:authority`; other pseudo-headers are not included.
     pub headers: Vec<(String, Vec<u8>)>,
     /// The decoded body (chunked encoding removed).
     pub body: Vec<u8>,
-    /// Whether the body came with chunked transfer encoding.
+    /// Whether the body came with chunked transfer encoding (always `false`
+    /// over HTTP/2).
     pub chunked: bool,
+    /// The HTTP version: `10` for HTTP/1.0, `11` for HTTP/1.1, `20` for
+    /// HTTP/2.
+    pub version: u8,
     /// Id of the connection (0-based, in order of accept).
     pub connection: usize,
-    /// 0-based index of this request on its connection.
+    /// 0-based index of this request on its connection (over HTTP/2, in the
+    /// order the streams' request heads arrived).
     pub index_on_connection: usize,
     /// `false` when the server closed without answering: the request was
     /// refused by [`Builder::close_reused_without_answer`](crate::Builder::close_reused_without_answer),
@@ -24,6 +32,9 @@ pub struct RecordedRequest {
     /// [`Fault::ResetWithoutAnswer`](crate::Fault::ResetWithoutAnswer), or
     /// [`Fault::CloseMidHeaders`](crate::Fault::CloseMidHeaders) cutting the
     /// head short).
+    ///
+    /// Over HTTP/2 it is `false` when the handler panicked (the stream was
+    /// answered with `500`) or the fault reset the stream.
     ///
     /// The copy passed to the handler always has `answered == true`; the
     /// recorded copy reflects what actually happened.
@@ -74,6 +85,7 @@ mod tests {
             ],
             body: Vec::new(),
             chunked: false,
+            version: 11,
             connection: 0,
             index_on_connection: 0,
             answered: true,

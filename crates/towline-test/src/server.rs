@@ -1,7 +1,7 @@
 //! The server handle and its builder.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,11 +12,17 @@ use tokio::task::JoinHandle;
 use crate::conn::{Config, Handler, Shared, accept_loop};
 use crate::reply::Reply;
 use crate::request::RecordedRequest;
+use crate::tls::Leaf;
 
 /// How often the `wait_for_*` methods poll.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 
-/// A loopback HTTP/1.1 server on `127.0.0.1` with a scripted handler.
+/// A loopback HTTP server (by default plain HTTP/1.1 on `127.0.0.1`) with a
+/// scripted handler.
+///
+/// See the [`Builder`] for HTTPS ([`Builder::tls`], [`Builder::tls_h2`],
+/// [`Builder::tls_config`]), HTTP/2 ([`Builder::h2c`]) and other loopback
+/// addresses ([`Builder::bind_ip`]).
 ///
 /// The server runs on the tokio runtime it was started on. Dropping it stops
 /// accepting and aborts every connection task, closing their sockets. If a
@@ -25,6 +31,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// panics (unless the thread is already panicking), so the test fails.
 pub struct TestServer {
     addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     accept_task: JoinHandle<()>,
 }
@@ -33,6 +40,7 @@ impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
             .field("addr", &self.addr)
+            .field("tls", &self.tls)
             .field("connections_accepted", &self.connections_accepted())
             .field("connections_closed", &self.connections_closed())
             .field("request_count", &self.request_count())
@@ -67,14 +75,32 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path`, which should start with
-    /// `/` (one is inserted if it does not).
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS server, and the bound
+    /// address if it is not `127.0.0.1`) followed by `path`, which should
+    /// start with `/` (one is inserted if it does not).
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with('/') {
-            format!("http://{}{}", self.addr, path)
+        self.url_for_host(&self.addr.ip().to_string(), path)
+    }
+
+    /// Like [`url`](Self::url), but with `host` as the host part, e.g.
+    /// `server.url_for_host("localhost", "/x")` is
+    /// `https://localhost:PORT/x` for a TLS server. Useful for SNI and
+    /// name-mismatch tests; the host should resolve to the bound address.
+    /// An IPv6 address is put in brackets if it is not already.
+    pub fn url_for_host(&self, host: &str, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let port = self.addr.port();
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        if host.contains(':') && !host.starts_with('[') {
+            format!("{scheme}://[{host}]:{port}{slash}{path}")
         } else {
-            format!("http://{}/{}", self.addr, path)
+            format!("{scheme}://{host}:{port}{slash}{path}")
         }
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Number of connections accepted so far.
@@ -94,7 +120,9 @@ impl TestServer {
     /// Number of connections that ended because the client closed them (the
     /// server read EOF or a reset), not because the server closed them.
     ///
-    /// This includes clients that went away in the middle of a request.
+    /// This includes clients that went away in the middle of a request, and
+    /// every HTTP/2 connection (the server never closes those on its own).
+    /// It does not include failed TLS handshakes.
     pub fn connections_closed_by_client(&self) -> usize {
         self.shared.closed_by_client.load(Ordering::SeqCst)
     }
@@ -110,6 +138,27 @@ impl TestServer {
     /// Number of complete requests received.
     pub fn request_count(&self) -> usize {
         self.shared.request_count()
+    }
+
+    /// The requests received over HTTP/2 (those of
+    /// [`requests`](Self::requests) whose
+    /// [`version`](RecordedRequest::version) is 20), in arrival order.
+    pub fn h2_requests(&self) -> Vec<RecordedRequest> {
+        let mut requests = self.shared.requests();
+        requests.retain(|r| r.version == 20);
+        requests
+    }
+
+    /// Number of connections whose TLS handshake failed or timed out (after
+    /// 10 s): the client refused the server's certificate, sent no
+    /// certificate when one was required, spoke no TLS, or offered no common
+    /// ALPN protocol.
+    ///
+    /// Such connections also count in
+    /// [`connections_accepted`](Self::connections_accepted) and, once the
+    /// failure is counted, in [`connections_closed`](Self::connections_closed).
+    pub fn tls_handshake_failures(&self) -> usize {
+        self.shared.tls_failures.load(Ordering::SeqCst)
     }
 
     /// Requests whose head arrived but whose body did not complete before the
@@ -177,12 +226,49 @@ impl Drop for TestServer {
     }
 }
 
+/// Which protocols the server speaks.
+#[derive(Clone, Debug)]
+enum Mode {
+    /// Plain-text HTTP/1.1.
+    Plain,
+    /// Plain-text HTTP/2 with prior knowledge.
+    H2c,
+    /// TLS with this configuration; HTTP/2 when ALPN picks `h2`.
+    Tls(Arc<rustls::ServerConfig>),
+}
+
 /// Settings for a [`TestServer`]; create with [`TestServer::builder`].
+///
+/// # HTTP/2
+///
+/// Over HTTP/2 ([`tls_h2`](Self::tls_h2), [`tls_config`](Self::tls_config)
+/// with ALPN `h2`, or [`h2c`](Self::h2c)) each connection is served by
+/// hyper's HTTP/2 server. Each request's body is collected fully before the
+/// handler is called, and the [`Reply`] is sent with its status, headers
+/// (except the connection-specific `connection`, `keep-alive`,
+/// `transfer-encoding`, `proxy-connection` and `upgrade`, and any that are
+/// invalid in HTTP/2) and body; its chunked or close-delimited framing and
+/// [`Reply::close`] do not apply. A handler panic is recorded as over
+/// HTTP/1.1 and the stream is answered with `500`. Of the
+/// [`Fault`](crate::Fault)s, only these apply:
+///
+/// - [`SlowHeaders`](crate::Fault::SlowHeaders) delays the response;
+/// - [`CloseWithoutAnswer`](crate::Fault::CloseWithoutAnswer) and
+///   [`ResetWithoutAnswer`](crate::Fault::ResetWithoutAnswer) reset the
+///   stream (`RST_STREAM` with `INTERNAL_ERROR`) instead of answering; the
+///   connection stays open.
+///
+/// The others are ignored (the reply is sent normally). The
+/// [`close_after`](Self::close_after), [`idle_close`](Self::idle_close) and
+/// [`close_reused_without_answer`](Self::close_reused_without_answer)
+/// settings apply to HTTP/1.1 connections only.
 pub struct Builder {
     handler: Handler,
     close_after: Option<usize>,
     idle_close: Option<Duration>,
     close_reused_without_answer: bool,
+    mode: Mode,
+    ip: IpAddr,
 }
 
 impl fmt::Debug for Builder {
@@ -195,6 +281,8 @@ impl fmt::Debug for Builder {
                 "close_reused_without_answer",
                 &self.close_reused_without_answer,
             )
+            .field("mode", &self.mode)
+            .field("ip", &self.ip)
             .finish()
     }
 }
@@ -206,6 +294,8 @@ impl Default for Builder {
             close_after: None,
             idle_close: None,
             close_reused_without_answer: false,
+            mode: Mode::Plain,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 }
@@ -258,24 +348,97 @@ impl Builder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    /// Serves HTTPS with this certificate (sending its chain), offering only
+    /// ALPN `http/1.1`: the raw HTTP/1.1 server runs inside TLS, with every
+    /// [`Fault`](crate::Fault) working as over plain TCP (closes send a TLS
+    /// `close_notify` first; resets do not).
+    ///
+    /// The TLS handshake runs in each connection's task, with a 10 s
+    /// timeout; failures are counted by
+    /// [`TestServer::tls_handshake_failures`].
+    ///
+    /// Replaces any earlier [`tls`](Self::tls), [`tls_h2`](Self::tls_h2),
+    /// [`tls_config`](Self::tls_config) or [`h2c`](Self::h2c) setting.
+    pub fn tls(self, leaf: &Leaf) -> Self {
+        self.tls_config(leaf.server_config(&[b"http/1.1"]))
+    }
+
+    /// Serves HTTPS with this certificate, offering ALPN `h2` and
+    /// `http/1.1`: a connection on which the client picks `h2` is served
+    /// with HTTP/2 (see [HTTP/2](Self#http2)), any other with the raw
+    /// HTTP/1.1 server.
+    ///
+    /// Replaces any earlier protocol setting, like [`tls`](Self::tls).
+    pub fn tls_h2(self, leaf: &Leaf) -> Self {
+        self.tls_config(leaf.server_config(&[b"h2", b"http/1.1"]))
+    }
+
+    /// Serves HTTPS with a ready rustls configuration, e.g. one requiring
+    /// client certificates ([`Leaf::server_config_with_client_auth`]). HTTP/2
+    /// is served when the configuration's ALPN protocols include `h2` and the
+    /// client picks it; HTTP/1.1 otherwise.
+    ///
+    /// Replaces any earlier protocol setting, like [`tls`](Self::tls).
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.mode = Mode::Tls(config);
+        self
+    }
+
+    /// Serves plain-text HTTP/2 with prior knowledge (h2c): every connection
+    /// is served by hyper's HTTP/2 server (see [HTTP/2](Self#http2)).
+    ///
+    /// Replaces any earlier protocol setting, like [`tls`](Self::tls).
+    pub fn h2c(mut self) -> Self {
+        self.mode = Mode::H2c;
+        self
+    }
+
+    /// Binds this loopback address instead of `127.0.0.1`, e.g. `127.0.0.2`
+    /// (on Linux every `127.0.0.0/8` address reaches the loopback interface)
+    /// or `::1`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `ip` is not a loopback address (`127.0.0.0/8` or `::1`):
+    /// the test server never listens on a real network.
+    pub fn bind_ip(mut self, ip: IpAddr) -> Self {
+        assert!(
+            ip.is_loopback(),
+            "towline-test: bind_ip needs a loopback address (127.0.0.0/8 or ::1), not {ip}"
+        );
+        self.ip = ip;
+        self
+    }
+
+    /// Binds port 0 of the loopback address (`127.0.0.1` unless
+    /// [`bind_ip`](Self::bind_ip) says otherwise) and starts serving on the
+    /// current tokio runtime.
     ///
     /// # Panics
     ///
     /// Panics when called outside a tokio runtime.
     pub async fn start(self) -> std::io::Result<TestServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = TcpListener::bind((self.ip, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
+        let (tls, h2c) = match self.mode {
+            Mode::Plain => (None, false),
+            Mode::H2c => (None, true),
+            Mode::Tls(config) => (Some(config), false),
+        };
+        let is_tls = tls.is_some();
         let config = Arc::new(Config {
             handler: self.handler,
             close_after: self.close_after,
             idle_close: self.idle_close,
             close_reused_without_answer: self.close_reused_without_answer,
+            tls,
+            h2c,
         });
         let accept_task = tokio::spawn(accept_loop(listener, config, Arc::clone(&shared)));
         Ok(TestServer {
             addr,
+            tls: is_tls,
             shared,
             accept_task,
         })

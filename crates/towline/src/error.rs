@@ -52,6 +52,9 @@ pub enum Kind {
     Body,
     /// An operation ran out of time.
     Timeout,
+    /// The TLS handshake failed (an untrusted, expired or mismatched certificate, an
+    /// alert), or a TLS configuration could not be built.
+    Tls,
 }
 
 impl Error {
@@ -113,6 +116,11 @@ impl Error {
     pub fn is_resolve(&self) -> bool {
         self.find::<crate::connect::DialError>()
             .is_some_and(crate::connect::DialError::is_resolve)
+    }
+
+    /// The TLS handshake failed or a TLS configuration was refused.
+    pub fn is_tls(&self) -> bool {
+        self.inner.kind == Kind::Tls
     }
 
     /// Sending the request or receiving the response head failed.
@@ -203,6 +211,7 @@ impl fmt::Display for Error {
             Kind::Response => "invalid response",
             Kind::Body => "body failed",
             Kind::Timeout => "timed out",
+            Kind::Tls => "TLS failed",
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {

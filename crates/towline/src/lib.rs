@@ -38,6 +38,8 @@ pub mod connect;
 pub mod error;
 #[cfg(feature = "retry")]
 pub mod retry;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use body::Body;
 pub use error::{BoxError, Error, Kind, Result};

@@ -21,7 +21,7 @@ pub struct FreshConnection;
 
 /// How a response travelled: over which connection, and whether that connection came
 /// from the pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
     /// `true` when the connection had carried an earlier request and was taken from the
@@ -33,6 +33,14 @@ pub struct ConnectionInfo {
     pub peer_addr: Option<SocketAddr>,
     /// The HTTP version spoken on the connection.
     pub version: Version,
+    /// The protocol agreed with ALPN during the TLS handshake (`h2`, `http/1.1`), if any.
+    pub alpn_protocol: Option<bytes::Bytes>,
+    /// The TLS version of the connection, for `https://`.
+    #[cfg(feature = "tls")]
+    pub tls_version: Option<rustls::ProtocolVersion>,
+    /// The certificate chain the server presented (DER, leaf first), for `https://`.
+    #[cfg(feature = "tls")]
+    pub peer_certificates: Option<std::sync::Arc<[rustls::pki_types::CertificateDer<'static>]>>,
 }
 
 /// How the end of a response body is marked.
@@ -45,6 +53,9 @@ pub enum Framing {
     /// `Transfer-Encoding: chunked`: the body ends with a last chunk. A connection closed
     /// before it fails as truncated.
     Chunked,
+    /// HTTP/2 without `Content-Length`: the body ends with a frame flagged
+    /// `END_STREAM`. A stream reset before it fails.
+    EndStream,
     /// Neither: the body ends when the server closes the connection (Twisted's
     /// `PotentialDataLoss`). A body cut short by a network failure looks the same as a
     /// complete one, so its completeness cannot be proven.

@@ -1,18 +1,31 @@
-//! The base connector: pooled HTTP/1.1 over any dialer.
+//! The base connector: pooled HTTP/1.1 and HTTP/2, over TCP or any dialer, with TLS.
 //!
 //! [`Connector`] is a `tower::Service<http::Request<B>>` that does the job of Twisted's
-//! `Agent` and `HTTPConnectionPool`: it takes requests with absolute `http://` URIs,
-//! finds or opens a connection through its [`Dial`] service, writes the request in
-//! origin-form with a `Host` header, and returns the response with a streaming
-//! [`ResponseBody`]. Every layer of towline sits on it.
+//! `Agent` and `HTTPConnectionPool`: it takes requests with absolute `http://` or
+//! `https://` URIs, finds or opens a connection through its [`Dial`] service, secures
+//! it with rustls for `https://` (see [`crate::tls`]), writes the request (origin-form
+//! with a `Host` header over HTTP/1.1, pseudo-headers over HTTP/2) and returns the
+//! response with a streaming [`ResponseBody`]. Every layer of towline sits on it.
 //!
 //! Each response carries three extensions: [`EffectiveUri`], [`ConnectionInfo`] and
 //! [`Framing`].
 //!
+//! # HTTP/2
+//!
+//! With the `http2` feature, TLS connections offer `h2` by ALPN. When the server picks
+//! it, one connection per host (and TLS configuration) is shared by every request,
+//! multiplexed; requests that arrive while the first connection to a host is being
+//! opened wait to learn whether they can share it rather than each opening their own.
+//! [`Builder::http2_prior_knowledge`] speaks HTTP/2 over plain TCP (h2c). A stream the
+//! server refuses unprocessed (`REFUSED_STREAM`, or above a `GOAWAY`'s last stream) fails
+//! with a [`StaleConnection`] error, so the retry layer
+//! sends it again.
+//!
 //! # Pool
 //!
-//! Connections are kept per scheme, host and port and reused most-recent-first. A
-//! connection goes back to the pool only after its response body was read to the end;
+//! HTTP/1.1 connections are kept per scheme, host, port and TLS configuration and reused
+//! most-recent-first. A connection goes back to the pool only after its response body
+//! was read to the end;
 //! dropping a response, its body or the response future early closes that connection.
 //! Idle connections are closed after [`idle_timeout`](Builder::idle_timeout), when the
 //! server closes them, beyond [`max_idle_per_host`](Builder::max_idle_per_host), on
@@ -67,6 +80,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -85,10 +99,58 @@ pub use pool::PoolStats;
 pub use response::ResponseBody;
 pub use tcp::{TcpConnecting, TcpDialer};
 
-use pool::{Checkout, Conn, Handoff, Key, Pool, Slot};
+use pool::{Checkout, Conn, Handoff, Key, Pool, Slot, Tx};
 use send::{Outgoing, RequestBodyError};
 
-/// The base HTTP client service: a pool of HTTP/1.1 connections over a [`Dial`] service.
+/// What is known about one connection, shared by its requests.
+pub(crate) struct Meta {
+    pub(crate) id: u64,
+    pub(crate) connected: Connected,
+    pub(crate) counters: Arc<io::Counters>,
+    pub(crate) alpn: Option<Bytes>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_version: Option<rustls::ProtocolVersion>,
+    #[cfg(feature = "tls")]
+    pub(crate) peer_certificates: Option<Arc<[rustls::pki_types::CertificateDer<'static>]>>,
+}
+
+/// The identity of a TLS configuration in a pool key: two keys are equal only when
+/// they hold the very same configuration.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TlsKey(pub(crate) Arc<rustls::ClientConfig>);
+
+#[cfg(feature = "tls")]
+impl PartialEq for TlsKey {
+    fn eq(&self, other: &TlsKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Eq for TlsKey {}
+
+#[cfg(feature = "tls")]
+impl std::hash::Hash for TlsKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for TlsKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsKey({:p})", Arc::as_ptr(&self.0))
+    }
+}
+
+/// Without TLS there is no configuration to tell apart.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TlsKey {}
+
+/// The base HTTP client service: a pool of HTTP/1.1 and HTTP/2 connections over a
+/// [`Dial`] service, with TLS for `https://`.
 ///
 /// Cheap to clone; clones share one pool. See the [module docs](self).
 pub struct Connector<D = TcpDialer> {
@@ -100,6 +162,10 @@ struct Shared<D> {
     pool: Pool,
     connect_timeout: Option<Duration>,
     http1: hyper::client::conn::http1::Builder,
+    #[cfg(feature = "tls")]
+    tls: Arc<dyn crate::tls::TlsPolicy>,
+    h2c: bool,
+    next_id: AtomicU64,
 }
 
 impl<D> Clone for Connector<D> {
@@ -151,12 +217,27 @@ impl<D> Connector<D> {
 }
 
 /// Configures and builds a [`Connector`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     pool: pool::Config,
     connect_timeout: Option<Duration>,
     max_header_size: Option<usize>,
     max_headers: Option<usize>,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
+    h2c: bool,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("pool", &self.pool)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_header_size", &self.max_header_size)
+            .field("max_headers", &self.max_headers)
+            .field("http2_prior_knowledge", &self.h2c)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Builder {
@@ -178,7 +259,32 @@ impl Builder {
             connect_timeout: Some(Duration::from_secs(30)),
             max_header_size: None,
             max_headers: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            h2c: false,
         }
+    }
+
+    /// How to set up TLS for `https://` URIs: a [`TlsConfig`](crate::tls::TlsConfig)
+    /// for every host, or a [`TlsPolicy`](crate::tls::TlsPolicy) that chooses per
+    /// host. Connections made under different configurations are never shared.
+    ///
+    /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new): verification
+    /// against the bundled web PKI roots, ALPN `h2` and `http/1.1`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, policy: impl crate::tls::TlsPolicy) -> Builder {
+        self.tls = Some(Arc::new(policy));
+        self
+    }
+
+    /// Speaks HTTP/2 straight away on `http://` connections (h2c with prior
+    /// knowledge, RFC 9113 §3.3), for servers known to support it.
+    ///
+    /// Default is `false`.
+    #[cfg(feature = "http2")]
+    pub fn http2_prior_knowledge(mut self, on: bool) -> Builder {
+        self.h2c = on;
+        self
     }
 
     /// Whether connections are kept for reuse (Twisted's `persistent`). When `false`,
@@ -269,6 +375,12 @@ impl Builder {
                 pool: Pool::new(self.pool),
                 connect_timeout: self.connect_timeout,
                 http1,
+                #[cfg(feature = "tls")]
+                tls: self
+                    .tls
+                    .unwrap_or_else(|| Arc::new(crate::tls::TlsConfig::new())),
+                h2c: self.h2c,
+                next_id: AtomicU64::new(0),
             }),
         }
     }
@@ -311,20 +423,19 @@ where
 
     fn call(&mut self, req: Request<B>) -> ResponseFuture {
         let shared = self.shared.clone();
-        let inner: Pin<Box<dyn Future<Output = _> + Send>> =
-            match Prepared::new(req, shared.pool.config().persistent) {
-                Ok(prepared) => Box::pin(async move {
-                    let uri = prepared.uri.clone();
-                    shared.send(prepared).await.map_err(|e| e.with_uri(uri))
-                }),
-                Err((err, uri)) => {
-                    let err = match uri {
-                        Some(uri) => err.with_uri(uri),
-                        None => err,
-                    };
-                    Box::pin(std::future::ready(Err(err)))
-                }
-            };
+        let inner: Pin<Box<dyn Future<Output = _> + Send>> = match Prepared::new(req, &shared) {
+            Ok(prepared) => Box::pin(async move {
+                let uri = prepared.uri.clone();
+                shared.send(prepared).await.map_err(|e| e.with_uri(uri))
+            }),
+            Err((err, uri)) => {
+                let err = match uri {
+                    Some(uri) => err.with_uri(uri),
+                    None => err,
+                };
+                Box::pin(std::future::ready(Err(err)))
+            }
+        };
         ResponseFuture { inner }
     }
 }
@@ -354,15 +465,22 @@ where
     B::Error: Into<BoxError>,
 {
     #[allow(clippy::result_large_err)]
-    fn new(req: Request<B>, persistent: bool) -> Result<Prepared<B>, (Error, Option<Uri>)> {
+    fn new<D>(req: Request<B>, shared: &Shared<D>) -> Result<Prepared<B>, (Error, Option<Uri>)> {
+        let persistent = shared.pool.config().persistent;
         let (mut parts, body) = req.into_parts();
         let uri = parts.uri.clone();
         let fail = |msg: &'static str| (Error::invalid_request(msg), Some(uri.clone()));
         let Some(scheme) = uri.scheme() else {
             return Err(fail("the URI has no scheme: requests need an absolute URI"));
         };
-        if *scheme != Scheme::HTTP {
-            return Err(fail("unsupported URI scheme: only http is supported"));
+        let https = *scheme == Scheme::HTTPS;
+        if *scheme != Scheme::HTTP && !https {
+            return Err(fail(
+                "unsupported URI scheme: only http and https are supported",
+            ));
+        }
+        if https && !cfg!(feature = "tls") {
+            return Err(fail("https needs towline's `tls` feature"));
         }
         let Some(authority) = uri.authority() else {
             return Err(fail("the URI has no host: requests need an absolute URI"));
@@ -388,13 +506,14 @@ where
             return Err(fail("a header value contains CR, LF or NUL"));
         }
 
-        let default_port = authority.port_u16().is_none_or(|p| p == 80);
-        let key_authority = if authority.port_u16() == Some(80) || authority.as_str().contains('@')
-        {
-            host_authority(authority, default_port)
-        } else {
-            authority.clone()
-        };
+        let scheme_port = default_port(scheme);
+        let default_port = authority.port_u16().is_none_or(|p| p == scheme_port);
+        let key_authority =
+            if authority.port_u16() == Some(scheme_port) || authority.as_str().contains('@') {
+                host_authority(authority, default_port)
+            } else {
+                authority.clone()
+            };
         let host_added = !parts.headers.contains_key(HOST);
         if host_added {
             let value = HeaderValue::from_str(key_authority.as_str())
@@ -435,9 +554,22 @@ where
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         parts.uri = Uri::from(path);
+        #[cfg(feature = "tls")]
+        let tls = https.then(|| {
+            let host = key_authority.host();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            let port = key_authority.port_u16().unwrap_or(scheme_port);
+            TlsKey(shared.tls.config_for(host, port))
+        });
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
         let key = Key {
             scheme: scheme.clone(),
             authority: key_authority,
+            tls,
         };
         Ok(Prepared {
             wire: Request::from_parts(parts, Outgoing::new(body, declared)),
@@ -490,22 +622,32 @@ impl<D: Dial> Shared<D> {
         B::Data: Into<Bytes>,
         B::Error: Into<BoxError>,
     {
-        let (conn, reused) = match self.pool.checkout(&prepared.key, prepared.fresh) {
-            Checkout::Reused(conn) => (conn, true),
-            Checkout::Dial(slot) => (self.open(&prepared.key, slot).await?, false),
-            Checkout::Wait(rx) => match rx.await {
-                Ok(Handoff::Conn(conn)) => {
-                    self.pool.count_handoff_reuse();
-                    (conn, true)
+        let may_h2 = self.may_h2(&prepared.key);
+        let (conn, reused) = loop {
+            match self.pool.checkout(&prepared.key, prepared.fresh, may_h2) {
+                Checkout::Reused(conn) => break (conn, true),
+                Checkout::Dial(slot) => break (self.open(&prepared.key, slot).await?, false),
+                Checkout::AwaitProbe(rx) => {
+                    // Woken when the connection being opened is known to be HTTP/2
+                    // (then shared) or not; either way, check out again.
+                    let _ = rx.await;
                 }
-                Ok(Handoff::Slot(slot)) => (self.open(&prepared.key, slot).await?, false),
-                Err(_) => {
-                    return Err(Error::new(
-                        Kind::Connect,
-                        Some(Box::new(Message("the connection pool shut down"))),
-                    ));
-                }
-            },
+                Checkout::Wait(rx) => match rx.await {
+                    Ok(Handoff::Conn(conn)) => {
+                        self.pool.count_handoff_reuse();
+                        break (conn, true);
+                    }
+                    Ok(Handoff::Slot(slot)) => {
+                        break (self.open(&prepared.key, slot).await?, false);
+                    }
+                    Err(_) => {
+                        return Err(Error::new(
+                            Kind::Connect,
+                            Some(Box::new(Message("the connection pool shut down"))),
+                        ));
+                    }
+                },
+            }
         };
         let Prepared {
             wire,
@@ -516,12 +658,32 @@ impl<D: Dial> Shared<D> {
             is_head,
             ..
         } = prepared;
-        let connected = conn.connected;
-        let counters = conn.counters.clone();
-        let mut pooled = self.pool.in_use(conn, key);
-        let (read_before, written_before) = counters.snapshot();
-        let sending = match pooled.conn_mut() {
-            Some(conn) => conn.tx.try_send_request(wire),
+        let meta = conn.meta.clone();
+        let mut pooled = self.pool.in_use(conn, key.clone());
+        let (read_before, written_before) = meta.counters.snapshot();
+        let sent = match pooled.conn_mut().map(|c| &mut c.tx) {
+            Some(Tx::H1(tx)) => tx.try_send_request(wire).await,
+            #[cfg(feature = "http2")]
+            Some(Tx::H2(tx)) => {
+                // HTTP/2 carries the target in pseudo-headers: the absolute URI
+                // (without userinfo) instead of origin-form plus Host.
+                let mut wire = wire;
+                let path = wire.uri().path_and_query().cloned();
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(key.scheme.clone());
+                parts.authority = Some(key.authority.clone());
+                parts.path_and_query = path;
+                if let Ok(absolute) = Uri::from_parts(parts) {
+                    *wire.uri_mut() = absolute;
+                }
+                if host_added {
+                    wire.headers_mut().remove(HOST);
+                }
+                if connection_added {
+                    wire.headers_mut().remove(CONNECTION);
+                }
+                tx.try_send_request(wire).await
+            }
             None => {
                 return Err(Error::new(
                     Kind::Request,
@@ -529,16 +691,17 @@ impl<D: Dial> Shared<D> {
                 ));
             }
         };
-        let response = match sending.await {
+        let response = match sent {
             Ok(response) => response,
             Err(mut err) => {
                 drop(pooled);
                 let unsent = err.take_message().and_then(|wire| {
                     Prepared::<B>::restore(wire, uri.clone(), host_added, connection_added)
                 });
-                let (read_after, written_after) = counters.snapshot();
+                let (read_after, written_after) = meta.counters.snapshot();
                 return Err(classify(
                     err.into_error(),
+                    &key,
                     reused,
                     written_after > written_before,
                     read_after > read_before,
@@ -548,7 +711,7 @@ impl<D: Dial> Shared<D> {
         };
 
         let (mut parts, incoming) = response.into_parts();
-        let framing = framing(is_head, parts.status, &parts.headers);
+        let framing = framing(is_head, parts.status, parts.version, &parts.headers);
         let expected = match framing {
             Framing::Length(n) => Some(n),
             _ => None,
@@ -556,55 +719,150 @@ impl<D: Dial> Shared<D> {
         parts.extensions.insert(EffectiveUri(uri));
         parts.extensions.insert(ConnectionInfo {
             reused,
-            local_addr: connected.local_addr,
-            peer_addr: connected.peer_addr,
+            local_addr: meta.connected.local_addr,
+            peer_addr: meta.connected.peer_addr,
             version: parts.version,
+            alpn_protocol: meta.alpn.clone(),
+            #[cfg(feature = "tls")]
+            tls_version: meta.tls_version,
+            #[cfg(feature = "tls")]
+            peer_certificates: meta.peer_certificates.clone(),
         });
         parts.extensions.insert(framing);
         let body = ResponseBody::new(incoming, pooled, expected);
         Ok(Response::from_parts(parts, body))
     }
 
-    /// Dials and handshakes a new connection under `slot`, within the connect timeout.
+    /// Whether a new connection for `key` could speak HTTP/2.
+    fn may_h2(&self, key: &Key) -> bool {
+        if !cfg!(feature = "http2") || !self.pool.config().persistent {
+            return false;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &key.tls {
+            return tls.0.alpn_protocols.iter().any(|p| p == b"h2");
+        }
+        self.h2c && key.tls.is_none()
+    }
+
+    /// Dials, secures and handshakes a new connection under `slot`, within the connect
+    /// timeout.
     async fn open(&self, key: &Key, mut slot: Slot) -> Result<Conn, Error> {
-        let dial = async {
+        let connecting = async {
             let mut dialer = self.dialer.clone();
             std::future::poll_fn(|cx| dialer.poll_ready(cx))
                 .await
                 .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
+            let dst = destination(key);
             let io = dialer
-                .dial(destination(key))
+                .dial(dst.clone())
                 .await
                 .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
             let connected = io.connected();
-            let counters = Arc::new(io::Counters::default());
-            let io = TokioIo::new(io::Counted::new(io, counters.clone()));
+            let (io, mut meta) = self.secure(key, &dst, io, connected).await?;
+            meta.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let counters = meta.counters.clone();
+            let meta = Arc::new(meta);
+            let io = TokioIo::new(io::Counted::new(io, counters));
+            #[cfg(feature = "http2")]
+            if self.may_h2(key) && (meta.alpn.as_deref() == Some(b"h2") || key.tls.is_none()) {
+                let (tx, conn) =
+                    hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .handshake::<_, Outgoing>(io)
+                        .await
+                        .map_err(|e| Error::new(Kind::Connect, Some(Box::new(e))))?;
+                let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                    let _ = conn.await;
+                });
+                return Ok::<_, Error>((Tx::H2(tx), meta, task));
+            }
             let (tx, conn) = self
                 .http1
                 .handshake::<_, Outgoing>(io)
                 .await
                 .map_err(|e| Error::new(Kind::Connect, Some(Box::new(e))))?;
-            Ok::<_, Error>((tx, conn, connected, counters))
+            let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                let _ = conn.await;
+            });
+            Ok((Tx::H1(tx), meta, task))
         };
-        let (tx, conn, connected, counters) = match self.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, dial).await.map_err(|_| {
-                Error::new(Kind::Connect, Some(Box::new(TimedOut::new("connecting"))))
-            })??,
-            None => dial.await?,
+        let (tx, meta, task) = match self.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| {
+                    Error::new(Kind::Connect, Some(Box::new(TimedOut::new("connecting"))))
+                })??,
+            None => connecting.await?,
         };
         self.pool.count_opened();
         slot.opened();
+        let conn = Conn { tx, meta };
+        #[cfg(feature = "http2")]
+        let shared = matches!(conn.tx, Tx::H2(_)).then_some(&conn);
+        #[cfg(not(feature = "http2"))]
+        let shared = None;
+        self.pool.probe_done(&mut slot, shared);
+        #[cfg(feature = "http2")]
+        let closed = matches!(conn.tx, Tx::H2(_))
+            .then(|| (conn.meta.id, self.pool.downgrade(), key.clone()));
         tokio::spawn(async move {
             // The connection lives until the server or hyper closes it, or every
             // handle to it is dropped; the slot goes with it.
-            let _ = conn.await;
+            task.await;
+            #[cfg(feature = "http2")]
+            if let Some((id, pool, key)) = closed {
+                if let Some(pool) = pool.upgrade() {
+                    pool.h2_closed(&key, id);
+                }
+            }
             drop(slot);
         });
-        Ok(Conn {
-            tx,
+        Ok(conn)
+    }
+
+    /// Wraps a dialed stream in TLS when the key asks for it.
+    async fn secure(
+        &self,
+        key: &Key,
+        dst: &Destination,
+        io: D::Io,
+        connected: Connected,
+    ) -> Result<(io::MaybeTls<D::Io>, Meta), Error> {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut meta = Meta {
+            id: 0,
             connected,
-            counters,
-        })
+            counters: Arc::new(io::Counters::default()),
+            alpn: None,
+            #[cfg(feature = "tls")]
+            tls_version: None,
+            #[cfg(feature = "tls")]
+            peer_certificates: None,
+        };
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &key.tls {
+            let name = rustls::pki_types::ServerName::try_from(dst.host().to_owned())
+                .map_err(|_| Error::invalid_request("the host is not a valid TLS server name"))?;
+            let stream = tokio_rustls::TlsConnector::from(tls.0.clone())
+                .connect(name, io)
+                .await
+                .map_err(|e| match crate::tls::rustls_error_of(&e) {
+                    Some(err) => crate::tls::tls_error(crate::tls::TlsError::handshake(
+                        dst.host(),
+                        err.clone(),
+                    )),
+                    None => Error::new(Kind::Connect, Some(Box::new(e))),
+                })?;
+            let (_, session) = stream.get_ref();
+            meta.alpn = session.alpn_protocol().map(Bytes::copy_from_slice);
+            meta.tls_version = session.protocol_version();
+            meta.peer_certificates = session
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect());
+            return Ok((io::MaybeTls::Tls(Box::new(stream)), meta));
+        }
+        let _ = (key, dst);
+        Ok((io::MaybeTls::Plain(io), meta))
     }
 }
 
@@ -614,13 +872,21 @@ fn destination(key: &Key) -> Destination {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    let port = key.authority.port_u16().unwrap_or(80);
+    let port = key
+        .authority
+        .port_u16()
+        .unwrap_or_else(|| default_port(&key.scheme));
     Destination::new(key.scheme.clone(), host, port)
+}
+
+fn default_port(scheme: &Scheme) -> u16 {
+    if *scheme == Scheme::HTTPS { 443 } else { 80 }
 }
 
 /// Sorts a failed exchange into the error the caller sees.
 fn classify<B: Send + 'static>(
     err: hyper::Error,
+    key: &Key,
     reused: bool,
     written: bool,
     response_started: bool,
@@ -628,18 +894,52 @@ fn classify<B: Send + 'static>(
 ) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     let mut body_failed = false;
+    #[cfg(feature = "tls")]
+    let mut tls_failure = None;
+    #[cfg(feature = "http2")]
+    let mut refused = false;
     while let Some(e) = source {
         if e.is::<LengthMismatch>() || e.is::<RequestBodyError>() {
             body_failed = true;
-            break;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = e.downcast_ref::<rustls::Error>().or_else(|| {
+            // `io::Error::source()` skips the error it wraps: look inside.
+            e.downcast_ref::<std::io::Error>()
+                .and_then(crate::tls::rustls_error_of)
+        }) {
+            tls_failure = Some(tls.clone());
+        }
+        #[cfg(feature = "http2")]
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            // A stream refused, or above a GOAWAY's last stream id, was not processed
+            // by the server (RFC 9113 §8.7), so sending it again is safe.
+            refused = h2.reason() == Some(h2::Reason::REFUSED_STREAM) || h2.is_go_away();
         }
         source = e.source();
     }
     if body_failed {
         return Error::new(Kind::Body, Some(Box::new(err)));
     }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls_failure {
+        // A TLS 1.3 server checks a client certificate after the client's handshake
+        // completed, so its refusal arrives here, with the first request.
+        let host = destination(key);
+        return crate::tls::tls_error(crate::tls::TlsError::handshake(host.host(), tls));
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = key;
     if err.is_parse() || err.is_parse_status() {
         return Error::new(Kind::Response, Some(Box::new(err)));
+    }
+    #[cfg(feature = "http2")]
+    if refused {
+        let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
+        let stale = StaleConnection::new(false, false)
+            .with_unsent_any(unsent)
+            .with_source(err);
+        return Error::new(Kind::Request, Some(Box::new(stale)));
     }
     if reused {
         let written = written && unsent.is_none();
@@ -653,7 +953,12 @@ fn classify<B: Send + 'static>(
 }
 
 /// How the response body is delimited, by the rules hyper applies (RFC 9112 §6.3).
-fn framing(is_head: bool, status: http::StatusCode, headers: &http::HeaderMap) -> Framing {
+fn framing(
+    is_head: bool,
+    status: http::StatusCode,
+    version: http::Version,
+    headers: &http::HeaderMap,
+) -> Framing {
     if is_head
         || status.is_informational()
         || status == http::StatusCode::NO_CONTENT
@@ -680,6 +985,7 @@ fn framing(is_head: bool, status: http::StatusCode, headers: &http::HeaderMap) -
         .and_then(|v| v.trim().parse::<u64>().ok())
     {
         Some(n) => Framing::Length(n),
+        None if version == http::Version::HTTP_2 => Framing::EndStream,
         None => Framing::CloseDelimited,
     }
 }
@@ -703,7 +1009,7 @@ mod tests {
 
     fn prepare(uri: &str) -> Result<Prepared<Body>, Error> {
         let req = Request::get(uri).body(Body::empty()).expect("request");
-        Prepared::new(req, true).map_err(|(e, _)| e)
+        Prepared::new(req, &Connector::new().shared).map_err(|(e, _)| e)
     }
 
     #[test]
@@ -729,7 +1035,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_requests_before_io() {
-        for uri in ["/relative", "ftp://h.test/", "https://h.test/"] {
+        for uri in ["/relative", "ftp://h.test/", "ws://h.test/"] {
             let err = prepare(uri).err().expect("refused");
             assert!(err.is_invalid_request(), "{uri}: {err}");
         }
@@ -747,7 +1053,10 @@ mod tests {
             .header(CONTENT_LENGTH, "10")
             .body(Body::from("abc"))
             .expect("request");
-        let err = Prepared::new(req, true).err().expect("refused").0;
+        let err = Prepared::new(req, &Connector::new().shared)
+            .err()
+            .expect("refused")
+            .0;
         assert!(err.is_body());
     }
 
@@ -755,23 +1064,34 @@ mod tests {
     fn framing_follows_the_headers() {
         let mut h = http::HeaderMap::new();
         assert_eq!(
-            framing(false, http::StatusCode::OK, &h),
+            framing(false, http::StatusCode::OK, http::Version::HTTP_11, &h),
             Framing::CloseDelimited
         );
-        assert_eq!(framing(true, http::StatusCode::OK, &h), Framing::Length(0));
         assert_eq!(
-            framing(false, http::StatusCode::NO_CONTENT, &h),
+            framing(true, http::StatusCode::OK, http::Version::HTTP_11, &h),
+            Framing::Length(0)
+        );
+        assert_eq!(
+            framing(
+                false,
+                http::StatusCode::NO_CONTENT,
+                http::Version::HTTP_11,
+                &h
+            ),
             Framing::Length(0)
         );
         h.insert(CONTENT_LENGTH, HeaderValue::from_static("12"));
         assert_eq!(
-            framing(false, http::StatusCode::OK, &h),
+            framing(false, http::StatusCode::OK, http::Version::HTTP_11, &h),
             Framing::Length(12)
         );
         h.insert(
             http::header::TRANSFER_ENCODING,
             HeaderValue::from_static("gzip, chunked"),
         );
-        assert_eq!(framing(false, http::StatusCode::OK, &h), Framing::Chunked);
+        assert_eq!(
+            framing(false, http::StatusCode::OK, http::Version::HTTP_11, &h),
+            Framing::Chunked
+        );
     }
 }

@@ -11,26 +11,54 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use hyper::client::conn::http1::SendRequest;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::Connected;
-use super::io::Counters;
+use super::Meta;
 use super::send::Outgoing;
 
-/// Which connections may serve a request: scheme and authority (host and port).
+/// Which connections may serve a request: scheme, authority (host and port), and the
+/// TLS configuration the connection was made under.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
+    pub(crate) tls: Option<super::TlsKey>,
 }
 
-/// One open HTTP/1.1 connection, ready or in use.
+/// The sending half of a connection.
+pub(crate) enum Tx {
+    H1(hyper::client::conn::http1::SendRequest<Outgoing>),
+    #[cfg(feature = "http2")]
+    H2(hyper::client::conn::http2::SendRequest<Outgoing>),
+}
+
+/// One open connection, ready or in use. An HTTP/2 connection is shared: each request
+/// holds a clone.
 pub(crate) struct Conn {
-    pub(crate) tx: SendRequest<Outgoing>,
-    pub(crate) connected: Connected,
-    pub(crate) counters: Arc<Counters>,
+    pub(crate) tx: Tx,
+    pub(crate) meta: Arc<Meta>,
+}
+
+impl Conn {
+    fn is_ready(&self) -> bool {
+        match &self.tx {
+            Tx::H1(tx) => tx.is_ready(),
+            #[cfg(feature = "http2")]
+            Tx::H2(tx) => tx.is_ready(),
+        }
+    }
+
+    #[cfg(feature = "http2")]
+    fn share(&self) -> Option<Conn> {
+        match &self.tx {
+            Tx::H2(tx) => Some(Conn {
+                tx: Tx::H2(tx.clone()),
+                meta: self.meta.clone(),
+            }),
+            Tx::H1(_) => None,
+        }
+    }
 }
 
 /// Pool settings, fixed when the connector is built.
@@ -72,6 +100,17 @@ pub(crate) struct Pool {
     inner: Arc<Inner>,
 }
 
+/// A handle to the pool that does not keep it alive.
+#[cfg(feature = "http2")]
+pub(crate) struct WeakPool(Weak<Inner>);
+
+#[cfg(feature = "http2")]
+impl WeakPool {
+    pub(crate) fn upgrade(&self) -> Option<Pool> {
+        self.0.upgrade().map(|inner| Pool { inner })
+    }
+}
+
 struct Inner {
     config: Config,
     state: Mutex<State>,
@@ -93,11 +132,23 @@ struct Host {
     open: usize,
     /// Requests waiting for a connection under `max_connections_per_host`, first first.
     waiters: VecDeque<oneshot::Sender<Handoff>>,
+    /// The shared HTTP/2 connection, once one is open.
+    #[cfg(feature = "http2")]
+    h2: Option<Conn>,
+    /// A connection that may turn out to speak HTTP/2 is being opened: requests that
+    /// could share it wait for the outcome instead of opening their own.
+    probing: bool,
+    probe_waiters: Vec<oneshot::Sender<()>>,
+    /// The last connection opened spoke HTTP/1.1: nobody waits for a probe.
+    known_h1: bool,
 }
 
 impl Host {
     fn is_unused(&self) -> bool {
-        self.open == 0 && self.idle.is_empty() && self.waiters.is_empty()
+        self.open == 0
+            && self.idle.is_empty()
+            && self.waiters.is_empty()
+            && self.probe_waiters.is_empty()
     }
 }
 
@@ -120,6 +171,8 @@ pub(crate) enum Checkout {
     Dial(Slot),
     /// The host is at its connection limit: wait for a handoff.
     Wait(oneshot::Receiver<Handoff>),
+    /// A connection that may be HTTP/2 is being opened: check out again once it is.
+    AwaitProbe(oneshot::Receiver<()>),
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -139,13 +192,19 @@ impl Pool {
         }
     }
 
+    #[cfg(feature = "http2")]
+    pub(crate) fn downgrade(&self) -> WeakPool {
+        WeakPool(Arc::downgrade(&self.inner))
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
     }
 
-    /// Takes the most recently used idle connection to `key` (unless `fresh` asks for a
-    /// new one), or a slot to open one, or a place in the queue.
-    pub(crate) fn checkout(&self, key: &Key, fresh: bool) -> Checkout {
+    /// Takes the shared HTTP/2 connection or the most recently used idle connection to
+    /// `key` (unless `fresh` asks for a new one), or a slot to open one, or a place in a
+    /// queue. `may_h2` says whether a new connection could turn out to be HTTP/2.
+    pub(crate) fn checkout(&self, key: &Key, fresh: bool, may_h2: bool) -> Checkout {
         let inner = &self.inner;
         let mut discarded = Vec::new();
         let found = {
@@ -157,7 +216,21 @@ impl Pool {
             };
             let now = Instant::now();
             let mut found = None;
-            while let Some(idle) = if fresh { None } else { host.idle.pop() } {
+            #[cfg(feature = "http2")]
+            if !fresh {
+                if let Some(h2) = &host.h2 {
+                    if h2.is_ready() {
+                        found = h2.share().map(Checkout::Reused);
+                    } else {
+                        discarded.extend(host.h2.take());
+                    }
+                }
+            }
+            while let Some(idle) = if fresh || found.is_some() {
+                None
+            } else {
+                host.idle.pop()
+            } {
                 state.idle -= 1;
                 let expired = inner
                     .config
@@ -165,15 +238,21 @@ impl Pool {
                     .is_some_and(|t| now.duration_since(idle.since) >= t);
                 // Only ready connections are pooled; one that is no longer ready has
                 // been closed by the server (or is closing).
-                if expired || !idle.conn.tx.is_ready() {
+                if expired || !idle.conn.is_ready() {
                     discarded.push(idle.conn);
                     continue;
                 }
                 found = Some(Checkout::Reused(idle.conn));
                 break;
             }
+            let probe = may_h2 && !host.known_h1;
             match found {
                 Some(found) => found,
+                None if probe && host.probing && !fresh => {
+                    let (tx, rx) = oneshot::channel();
+                    host.probe_waiters.push(tx);
+                    Checkout::AwaitProbe(rx)
+                }
                 None => {
                     let under_cap = inner
                         .config
@@ -181,7 +260,12 @@ impl Pool {
                         .is_none_or(|max| host.open < max);
                     if under_cap {
                         host.open += 1;
-                        Checkout::Dial(Slot::new(&self.inner, key.clone()))
+                        let mut slot = Slot::new(&self.inner, key.clone());
+                        if probe && !host.probing {
+                            host.probing = true;
+                            slot.probe = true;
+                        }
+                        Checkout::Dial(slot)
                     } else {
                         let (tx, rx) = oneshot::channel();
                         host.waiters.retain(|w| !w.is_closed());
@@ -211,6 +295,70 @@ impl Pool {
     /// Counts a connection that was handed over by another request finishing.
     pub(crate) fn count_handoff_reuse(&self) {
         self.inner.stats.reused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends the probe a slot may hold: records whether the new connection speaks
+    /// HTTP/2, shares it when it does, and wakes the requests that waited.
+    pub(crate) fn probe_done(&self, slot: &mut Slot, h2: Option<&Conn>) {
+        if !std::mem::take(&mut slot.probe) {
+            #[cfg(feature = "http2")]
+            if let Some(h2) = h2 {
+                // Not the probe, but HTTP/2 all the same: share it if none is.
+                let Some(key) = slot.key.as_ref() else {
+                    return;
+                };
+                let mut state = lock(&self.inner.state);
+                if let Some(host) = state.hosts.get_mut(key) {
+                    if host.h2.is_none() {
+                        host.h2 = h2.share();
+                    }
+                }
+            }
+            #[cfg(not(feature = "http2"))]
+            let _ = h2;
+            return;
+        }
+        let Some(key) = slot.key.as_ref() else {
+            return;
+        };
+        let waiters = {
+            let mut state = lock(&self.inner.state);
+            let Some(host) = state.hosts.get_mut(key) else {
+                return;
+            };
+            host.probing = false;
+            host.known_h1 = h2.is_none();
+            #[cfg(feature = "http2")]
+            if let Some(h2) = h2 {
+                host.h2 = h2.share();
+                // Requests queued under max_connections_per_host can share it too.
+                while let Some(waiter) = host.waiters.pop_front() {
+                    if let Some(conn) = h2.share() {
+                        let _ = waiter.send(Handoff::Conn(conn));
+                    }
+                }
+            }
+            std::mem::take(&mut host.probe_waiters)
+        };
+        for waiter in waiters {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Forgets the shared HTTP/2 connection `id` of `key`, which has closed.
+    #[cfg(feature = "http2")]
+    pub(crate) fn h2_closed(&self, key: &Key, id: u64) {
+        let closed = {
+            let mut state = lock(&self.inner.state);
+            let Some(host) = state.hosts.get_mut(key) else {
+                return;
+            };
+            match &host.h2 {
+                Some(h2) if h2.meta.id == id => host.h2.take(),
+                _ => None,
+            }
+        };
+        drop(closed);
     }
 
     /// Counts a newly opened connection.
@@ -293,18 +441,26 @@ impl Inner {
     }
 
     /// Gives up one host slot and passes it to the next waiter, if any.
-    fn release_slot(&self, key: &Key, slot_weak: &Weak<Inner>) {
+    fn release_slot(&self, key: &Key, slot_weak: &Weak<Inner>, probe: bool) {
         let mut state = lock(&self.state);
         let Some(host) = state.hosts.get_mut(key) else {
             return;
         };
         host.open = host.open.saturating_sub(1);
+        if probe {
+            // The probe failed or was dropped: let the waiters try for themselves.
+            host.probing = false;
+            for waiter in host.probe_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
         if !host.waiters.is_empty() {
             host.open += 1;
             let slot = Slot {
                 pool: slot_weak.clone(),
                 key: Some(key.clone()),
                 opened: false,
+                probe: false,
             };
             if let Some(Handoff::Slot(mut unused)) = hand_off(host, Handoff::Slot(slot)) {
                 unused.key = None; // disarm: dropping it must not take the lock again
@@ -348,7 +504,7 @@ async fn reap(pool: Weak<Inner>, timeout: Duration) {
                     .idle
                     .partition_point(|i| now.duration_since(i.since) >= timeout);
                 evicted.extend(host.idle.drain(..n).map(|i| i.conn));
-                host.idle.retain(|i| i.conn.tx.is_ready());
+                host.idle.retain(|i| i.conn.is_ready());
                 if let Some(first) = host.idle.first() {
                     earliest = Some(earliest.map_or(first.since, |e| e.min(first.since)));
                 }
@@ -379,6 +535,8 @@ pub(crate) struct Slot {
     key: Option<Key>,
     /// Whether a connection was opened under this slot (its drop counts a close).
     opened: bool,
+    /// Whether this slot's dial is the probe other requests wait on.
+    probe: bool,
 }
 
 impl Slot {
@@ -387,6 +545,7 @@ impl Slot {
             pool: Arc::downgrade(pool),
             key: Some(key),
             opened: false,
+            probe: false,
         }
     }
 
@@ -407,7 +566,7 @@ impl Drop for Slot {
         if self.opened {
             inner.stats.closed.fetch_add(1, Ordering::Relaxed);
         }
-        inner.release_slot(&key, &self.pool);
+        inner.release_slot(&key, &self.pool, self.probe);
     }
 }
 
@@ -427,14 +586,28 @@ impl Pooled {
     /// The response has been read to its end: offer the connection for reuse once
     /// hyper says it is ready for the next request.
     pub(crate) fn release(mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         if !self.pool.config.persistent {
             return;
         }
+        #[cfg_attr(not(feature = "http2"), allow(irrefutable_let_patterns))]
+        let Conn {
+            tx: Tx::H1(mut tx),
+            meta,
+        } = conn
+        else {
+            // An HTTP/2 stream is done; the shared connection stays where it is.
+            return;
+        };
         let mut cx = Context::from_waker(Waker::noop());
-        match conn.tx.poll_ready(&mut cx) {
+        let polled = tx.poll_ready(&mut cx);
+        let mut conn = Conn {
+            tx: Tx::H1(tx),
+            meta,
+        };
+        match polled {
             Poll::Ready(Ok(())) => self.pool.put_idle(&self.key, conn),
             Poll::Ready(Err(_)) => {}
             Poll::Pending => {
@@ -445,7 +618,12 @@ impl Pooled {
                 let pool = self.pool.clone();
                 let key = self.key.clone();
                 rt.spawn(async move {
-                    if conn.tx.ready().await.is_ok() {
+                    let ready = match &mut conn.tx {
+                        Tx::H1(tx) => tx.ready().await.is_ok(),
+                        #[cfg(feature = "http2")]
+                        Tx::H2(_) => false,
+                    };
+                    if ready {
                         pool.put_idle(&key, conn);
                     }
                 });

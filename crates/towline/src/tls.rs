@@ -1,0 +1,584 @@
+//! TLS for `https://` URIs, with rustls.
+//!
+//! Certificates are verified by default, against the web PKI roots bundled with
+//! towline (`webpki-roots`), or the system's roots with the `native-roots` feature. The
+//! per-host hook [`TlsPolicy`] plays the part of Twisted's `creatorForNetloc`: it gives
+//! each `(host, port)` the [`rustls::ClientConfig`] to use. [`TlsConfig`] is the
+//! ready-made policy for the common case: one configuration for every host.
+//!
+//! The connector keeps the identity of the configuration in its pool key, so a
+//! connection made under one configuration is never handed to a request under another.
+//!
+//! ```
+//! use towline::connect::Connector;
+//! use towline::tls::{TlsConfig, TlsVersion};
+//!
+//! # fn main() -> Result<(), towline::Error> {
+//! # let ca_pem = towline_test::tls::TestCa::new().cert_pem();
+//! // Trust a private CA as well as the web PKI, and refuse anything below TLS 1.3.
+//! let tls = TlsConfig::builder()
+//!     .add_root_pem(ca_pem.as_bytes())
+//!     .min_version(TlsVersion::Tls13)
+//!     .build()?;
+//! let connector = Connector::builder().tls(tls).build();
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::error::{BoxError, Error, Kind};
+
+pub use rustls;
+
+/// Chooses the TLS configuration for each `(host, port)` (Twisted's
+/// `creatorForNetloc`).
+///
+/// Called once per request to an `https://` URI, so it should be cheap: return a
+/// cached `Arc`. Requests whose policy returns different configurations never share a
+/// connection. To allow HTTP/2, the configuration's `alpn_protocols` must offer `h2`
+/// ([`TlsConfig`] does).
+///
+/// Closures `Fn(&str, u16) -> Arc<ClientConfig>` are policies:
+///
+/// ```
+/// use std::sync::Arc;
+/// use towline::tls::{TlsConfig, TlsPolicy};
+///
+/// let public = TlsConfig::new().client_config().clone();
+/// let internal = public.clone(); // in real code: a config trusting an internal CA
+/// let policy = move |host: &str, _port: u16| {
+///     if host.ends_with(".internal.test") { internal.clone() } else { public.clone() }
+/// };
+/// let connector = towline::connect::Connector::builder().tls(policy).build();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot choose TLS settings per host",
+    note = "use `towline::tls::TlsConfig`, an `Arc<rustls::ClientConfig>`, or a closure `Fn(&str, u16) -> Arc<rustls::ClientConfig>`"
+)]
+pub trait TlsPolicy: Send + Sync + 'static {
+    /// The configuration for connections to `host` (a name, or an IP address without
+    /// brackets) on `port`.
+    fn config_for(&self, host: &str, port: u16) -> Arc<ClientConfig>;
+}
+
+impl<F> TlsPolicy for F
+where
+    F: Fn(&str, u16) -> Arc<ClientConfig> + Send + Sync + 'static,
+{
+    fn config_for(&self, host: &str, port: u16) -> Arc<ClientConfig> {
+        self(host, port)
+    }
+}
+
+impl TlsPolicy for Arc<ClientConfig> {
+    fn config_for(&self, _: &str, _: u16) -> Arc<ClientConfig> {
+        self.clone()
+    }
+}
+
+/// A lowest TLS version to accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// One TLS configuration for every host: the ready-made [`TlsPolicy`].
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    config: Arc<ClientConfig>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> TlsConfig {
+        TlsConfig::new()
+    }
+}
+
+impl TlsConfig {
+    /// Verification against the bundled web PKI roots, TLS 1.2 and 1.3, ALPN `h2`
+    /// (with the `http2` feature) and `http/1.1`.
+    pub fn new() -> TlsConfig {
+        // The defaults take no input that could be wrong, and the provider supports
+        // both versions, so this cannot fail.
+        TlsConfig::builder()
+            .build()
+            .expect("the default TLS configuration always builds")
+    }
+
+    /// A builder to choose roots, client certificates, versions and ALPN.
+    pub fn builder() -> TlsConfigBuilder {
+        TlsConfigBuilder::new()
+    }
+
+    /// The rustls configuration this policy hands out.
+    pub fn client_config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+}
+
+impl From<Arc<ClientConfig>> for TlsConfig {
+    fn from(config: Arc<ClientConfig>) -> TlsConfig {
+        TlsConfig { config }
+    }
+}
+
+impl TlsPolicy for TlsConfig {
+    fn config_for(&self, _: &str, _: u16) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+}
+
+/// Builds a [`TlsConfig`]. Errors in PEM input are reported by
+/// [`build`](TlsConfigBuilder::build).
+pub struct TlsConfigBuilder {
+    webpki_roots: bool,
+    #[cfg(feature = "native-roots")]
+    native_roots: bool,
+    extra_roots: Vec<CertificateDer<'static>>,
+    client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    min_version: TlsVersion,
+    http2: bool,
+    accept_invalid_certs: bool,
+    errors: Vec<String>,
+}
+
+impl fmt::Debug for TlsConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfigBuilder")
+            .field("webpki_roots", &self.webpki_roots)
+            .field("extra_roots", &self.extra_roots.len())
+            .field("client_auth", &self.client_auth.is_some())
+            .field("min_version", &self.min_version)
+            .field("http2", &self.http2)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsConfigBuilder {
+    fn new() -> TlsConfigBuilder {
+        TlsConfigBuilder {
+            webpki_roots: true,
+            #[cfg(feature = "native-roots")]
+            native_roots: false,
+            extra_roots: Vec::new(),
+            client_auth: None,
+            min_version: TlsVersion::Tls12,
+            http2: cfg!(feature = "http2"),
+            accept_invalid_certs: false,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether to trust the web PKI roots bundled with towline (Mozilla's list, from
+    /// `webpki-roots`).
+    ///
+    /// Default is `true`.
+    pub fn webpki_roots(mut self, on: bool) -> Self {
+        self.webpki_roots = on;
+        self
+    }
+
+    /// Whether to trust the roots of the operating system's certificate store.
+    ///
+    /// Default is `false`.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self, on: bool) -> Self {
+        self.native_roots = on;
+        self
+    }
+
+    /// Trusts every certificate in `pem` as a root, besides the others.
+    pub fn add_root_pem(mut self, pem: &[u8]) -> Self {
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            match cert {
+                Ok(cert) => {
+                    self.extra_roots.push(cert);
+                    found += 1;
+                }
+                Err(e) => self
+                    .errors
+                    .push(format!("a root certificate's PEM is invalid: {e}")),
+            }
+        }
+        if found == 0 {
+            self.errors
+                .push("the root certificate PEM holds no certificate".to_owned());
+        }
+        self
+    }
+
+    /// Trusts a DER-encoded certificate as a root, besides the others.
+    pub fn add_root_der(mut self, der: impl Into<CertificateDer<'static>>) -> Self {
+        self.extra_roots.push(der.into());
+        self
+    }
+
+    /// Trusts only the certificates in `pem`: the bundled and system roots are off.
+    pub fn replace_roots_pem(mut self, pem: &[u8]) -> Self {
+        self.webpki_roots = false;
+        #[cfg(feature = "native-roots")]
+        {
+            self.native_roots = false;
+        }
+        self.extra_roots.clear();
+        self.add_root_pem(pem)
+    }
+
+    /// Presents a client certificate (mutual TLS): `cert_chain_pem` holds the leaf
+    /// first, `key_pem` its private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn client_auth_pem(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        let chain: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(cert_chain_pem).collect();
+        let key = PrivateKeyDer::from_pem_slice(key_pem);
+        match (chain, key) {
+            (Ok(chain), Ok(key)) if !chain.is_empty() => self.client_auth = Some((chain, key)),
+            (Ok(_), Ok(_)) => self
+                .errors
+                .push("the client certificate PEM holds no certificate".to_owned()),
+            (Err(e), _) => self
+                .errors
+                .push(format!("the client certificate PEM is invalid: {e}")),
+            (_, Err(e)) => self
+                .errors
+                .push(format!("the client key PEM is invalid: {e}")),
+        }
+        self
+    }
+
+    /// The lowest TLS version to accept.
+    ///
+    /// Default is TLS 1.2.
+    pub fn min_version(mut self, version: TlsVersion) -> Self {
+        self.min_version = version;
+        self
+    }
+
+    /// Whether to offer HTTP/2 in ALPN (`http/1.1` is always offered).
+    ///
+    /// Default is `true` with the `http2` feature.
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on && cfg!(feature = "http2");
+        self
+    }
+
+    /// **Dangerous**: accepts any server certificate, whoever issued it, for any name,
+    /// expired or not. Anyone on the path can then read and change the traffic. Meant
+    /// for tests against servers with throw-away certificates; never for real use.
+    ///
+    /// Default is `false`.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.accept_invalid_certs = accept;
+        self
+    }
+
+    /// Builds the configuration, or says what was wrong with the input.
+    pub fn build(self) -> Result<TlsConfig, Error> {
+        if let Some(first) = self.errors.first() {
+            return Err(tls_error(TlsError::config(first.clone())));
+        }
+        let provider = provider();
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.min_version {
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| tls_error(TlsError::config(format!("{e}"))))?;
+        let builder = if self.accept_invalid_certs {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCert { provider }))
+        } else {
+            let mut roots = if self.webpki_roots {
+                webpki_store()
+            } else {
+                RootCertStore::empty()
+            };
+            #[cfg(feature = "native-roots")]
+            if self.native_roots {
+                let found = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(found.certs);
+            }
+            for cert in self.extra_roots {
+                roots.add(cert).map_err(|e| {
+                    tls_error(TlsError::config(format!(
+                        "a root certificate was refused: {e}"
+                    )))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(tls_error(TlsError::config(
+                    "no root certificates to verify servers with".to_owned(),
+                )));
+            }
+            builder.with_root_certificates(roots)
+        };
+        let mut config = match self.client_auth {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                tls_error(TlsError::config(format!(
+                    "the client certificate or key was refused: {}",
+                    describe(&e)
+                )))
+            })?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = if self.http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
+        Ok(TlsConfig {
+            config: Arc::new(config),
+        })
+    }
+}
+
+fn webpki_store() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// The crypto provider towline builds its configurations with.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "ring")]
+    {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    {
+        Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    }
+}
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!("the `tls` feature needs a crypto provider: enable `ring` or `aws-lc-rs`");
+
+#[derive(Debug)]
+struct AcceptAnyCert {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A TLS failure: a configuration that could not be built, or a handshake that failed.
+///
+/// Its text names the cause: an unknown issuer, an expired certificate, a name
+/// mismatch, an alert from the server.
+#[derive(Debug)]
+pub struct TlsError {
+    message: String,
+    source: Option<rustls::Error>,
+}
+
+impl TlsError {
+    fn config(message: String) -> TlsError {
+        TlsError {
+            message,
+            source: None,
+        }
+    }
+
+    pub(crate) fn handshake(host: &str, err: rustls::Error) -> TlsError {
+        TlsError {
+            message: format!("TLS handshake with {host} failed: {}", describe(&err)),
+            source: Some(err),
+        }
+    }
+
+    /// The rustls error behind this one, if there is one.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        self.source.as_ref()
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+pub(crate) fn tls_error(err: TlsError) -> Error {
+    Error::new(Kind::Tls, Some(Box::new(err) as BoxError))
+}
+
+/// Turns `CamelCase` into `camel case`.
+fn words(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Written text for a rustls error.
+fn describe(err: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => {
+                "the server's certificate was issued by an unknown authority".into()
+            }
+            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet".into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the server's certificate is not valid for this host name (name mismatch)".into()
+            }
+            C::Revoked => "the server's certificate has been revoked".into(),
+            C::BadSignature => "the server's certificate has a bad signature".into(),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "the server's certificate is not meant for servers".into()
+            }
+            C::BadEncoding => "the server's certificate is malformed".into(),
+            C::Other(other) => {
+                let text = other.to_string();
+                if text.contains("CaUsedAsEndEntity") {
+                    "the server presented a CA certificate as its own certificate".into()
+                } else {
+                    format!("the server's certificate is invalid: {}", words(&text))
+                }
+            }
+            other => format!(
+                "the server's certificate is invalid: {}",
+                words(&format!("{other:?}"))
+            ),
+        },
+        rustls::Error::AlertReceived(alert) => {
+            format!(
+                "the server sent the alert \"{}\"",
+                words(&format!("{alert:?}"))
+            )
+        }
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
+        rustls::Error::PeerIncompatible(p) => {
+            format!("the server is incompatible: {}", words(&format!("{p:?}")))
+        }
+        rustls::Error::PeerMisbehaved(p) => {
+            format!("the server misbehaved: {}", words(&format!("{p:?}")))
+        }
+        rustls::Error::InvalidMessage(m) => {
+            format!(
+                "the server sent an invalid message: {}",
+                words(&format!("{m:?}"))
+            )
+        }
+        rustls::Error::General(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Finds the rustls error inside an I/O error from tokio-rustls.
+pub(crate) fn rustls_error_of(err: &std::io::Error) -> Option<&rustls::Error> {
+    err.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_written_text() {
+        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        assert_eq!(
+            TlsError::handshake("h.test", e).to_string(),
+            "TLS handshake with h.test failed: the server's certificate was issued by an unknown authority"
+        );
+        let e = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert!(
+            describe(&e).contains("\"handshake failure\""),
+            "{}",
+            describe(&e)
+        );
+    }
+
+    #[test]
+    fn bad_pem_is_reported_by_build() {
+        let err = TlsConfig::builder()
+            .add_root_pem(b"not pem")
+            .build()
+            .expect_err("bad");
+        assert!(err.is_tls());
+        assert!(err.to_string().contains("holds no certificate"), "{err}");
+        let err = TlsConfig::builder()
+            .replace_roots_pem(b"")
+            .build()
+            .expect_err("no roots");
+        assert!(err.is_tls());
+    }
+
+    #[test]
+    fn default_offers_h2_and_http11() {
+        let config = TlsConfig::new();
+        let alpn = &config.client_config().alpn_protocols;
+        assert_eq!(alpn.last().map(Vec::as_slice), Some(&b"http/1.1"[..]));
+        assert_eq!(alpn.len(), if cfg!(feature = "http2") { 2 } else { 1 });
+    }
+}
