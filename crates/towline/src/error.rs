@@ -52,6 +52,8 @@ pub enum Kind {
     Body,
     /// An operation ran out of time.
     Timeout,
+    /// A response body could not be decoded (see [`Error::is_decode`]).
+    Decode,
     /// The TLS handshake failed (an untrusted, expired or mismatched certificate, an
     /// alert), or a TLS configuration could not be built.
     Tls,
@@ -84,6 +86,17 @@ impl Error {
             Ok(err) => *err,
             Err(other) => Error::new(kind, Some(other)),
         }
+    }
+
+    /// Turns the error of a response body into a towline [`Error`]: an `Error` inside
+    /// the box is returned as it is, a decoding failure gets [`Kind::Decode`], anything
+    /// else [`Kind::Body`].
+    pub(crate) fn from_body(err: BoxError) -> Error {
+        #[cfg(feature = "decompress")]
+        if is_decode_error(&*err) {
+            return Error::from_boxed(err, Kind::Decode);
+        }
+        Error::from_boxed(err, Kind::Body)
     }
 
     /// The class of this error.
@@ -142,6 +155,21 @@ impl Error {
     /// `Content-Length`, or a connection closed in the middle of a chunked body.
     pub fn is_truncated(&self) -> bool {
         self.find::<Truncated>().is_some()
+    }
+
+    /// A response body could not be decoded: its coded data was corrupt, truncated,
+    /// failed a checksum or length check, or had bytes after its end (a
+    /// [`DecodeError`](crate::decompress::DecodeError)), or it decoded to more than the
+    /// layer's limit (a [`DecodedTooLarge`](crate::decompress::DecodedTooLarge)).
+    pub fn is_decode(&self) -> bool {
+        if self.inner.kind == Kind::Decode {
+            return true;
+        }
+        #[cfg(feature = "decompress")]
+        if let Some(source) = self.inner.source.as_deref() {
+            return is_decode_error(source);
+        }
+        false
     }
 
     /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
@@ -211,6 +239,7 @@ impl fmt::Display for Error {
             Kind::Response => "invalid response",
             Kind::Body => "body failed",
             Kind::Timeout => "timed out",
+            Kind::Decode => "decoding the body failed",
             Kind::Tls => "TLS failed",
         };
         f.write_str(what)?;
@@ -240,6 +269,20 @@ impl StdError for Error {
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }
+}
+
+/// Whether `err` is, or is caused by, a decoding failure of the decompression layer.
+#[cfg(feature = "decompress")]
+fn is_decode_error(err: &(dyn StdError + 'static)) -> bool {
+    use crate::decompress::{DecodeError, DecodedTooLarge};
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<DecodeError>() || err.is::<DecodedTooLarge>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// A fixed message used as the cause of simple errors.

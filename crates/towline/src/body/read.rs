@@ -53,7 +53,7 @@ where
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Error::from_boxed(e.into(), Kind::Body))?;
+        let frame = frame.map_err(|e| Error::from_body(e.into()))?;
         let Ok(mut data) = frame.into_data() else {
             continue;
         };

@@ -1,0 +1,161 @@
+//! Decompression of response bodies, as they stream (Twisted's `ContentDecoderAgent`).
+//!
+//! [`DecompressionLayer`] asks for compressed responses with `Accept-Encoding` and
+//! decodes what comes back, on any `Service<http::Request<B>>` that returns
+//! `http::Response` with an [`http_body::Body`] of [`Bytes`](bytes::Bytes).
+//!
+//! - **Request.** `Accept-Encoding` is set to the codings the layer decodes (`gzip,
+//!   deflate` by default) only when the request has none; a caller's own value is
+//!   sent unchanged. A request with `Range` gets none, since a range of coded bytes
+//!   cannot be decoded on its own.
+//! - **Codings.** `gzip` (and `x-gzip`) with every header field and any number of
+//!   members; `deflate`, zlib-wrapped as the specification says or raw as some servers
+//!   send it, told apart by its first two bytes as browsers do; `identity`; and codings
+//!   you add with a [`Decoder`]. Stacked codings (`Content-Encoding: deflate, gzip`)
+//!   are undone last-applied first, up to [`max_codings`](DecompressionLayer::max_codings).
+//!   `br` and `zstd` are not built in; a [`Decoder`] can add them.
+//! - **Response.** A decoded response loses `Content-Encoding` and `Content-Length`,
+//!   and its body becomes the decoded bytes, produced as it is read: chunks of up to
+//!   64 KiB from a reused buffer, never the whole body in memory, nothing decoded
+//!   ahead of the reader. Responses to `HEAD`, `204`, `206` and `304` responses, empty
+//!   bodies, and responses with a coding the layer does not know pass through
+//!   untouched, headers included.
+//! - **Errors.** Coded data that is corrupt, truncated (in a header, the data or a
+//!   trailer), fails its checksum or length check, or has bytes after its end fails
+//!   the body with a [`DecodeError`] — never a silently short body. A body that would
+//!   decode to more than the [`limit`](DecompressionLayer::limit) (256 MiB by default)
+//!   fails with [`DecodedTooLarge`] as soon as it passes it, so a small compressed
+//!   bomb cannot exhaust memory. [`read_body`](crate::body::read_body) reports both as
+//!   a [`towline::Error`](crate::Error) whose [`is_decode()`](crate::Error::is_decode)
+//!   is true. Errors of the inner service and of the inner body pass through unchanged.
+//!
+//! # Example
+//!
+//! ```
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use towline::body::{Body, read_body};
+//! use towline::connect::Connector;
+//! use towline::decompress::DecompressionLayer;
+//! # use std::io::Write;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! # let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+//! # gz.write_all(b"hello, decoded")?;
+//! # let gz = gz.finish()?;
+//! # let server = towline_test::TestServer::start(move |req| {
+//! #     assert_eq!(req.header("accept-encoding"), Some("gzip, deflate"));
+//! #     towline_test::Reply::text(gz.clone()).header("Content-Encoding", "gzip")
+//! # }).await;
+//! let client = ServiceBuilder::new()
+//!     .layer(DecompressionLayer::new())
+//!     .service(Connector::new());
+//!
+//! let request = http::Request::get(server.url("/")).body(Body::empty())?;
+//! let response = client.oneshot(request).await?;
+//! assert!(response.headers().get("content-encoding").is_none());
+//! let body = read_body(response.into_body()).await?;
+//! assert_eq!(body, "hello, decoded");
+//! # Ok(()) }
+//! ```
+//!
+//! # Customised
+//!
+//! Only gzip, a 16 MiB limit, and a coding of our own: `upper` (a toy that stores text
+//! in lower case and restores capitals with a `^` before each letter).
+//!
+//! ```
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use towline::body::{Body, read_body};
+//! use towline::connect::Connector;
+//! use towline::decompress::{DecodeError, DecodeErrorKind, Decoder, DecompressionLayer, Progress};
+//!
+//! /// Decodes `^h^ello` to `Hello`.
+//! #[derive(Default)]
+//! struct Upper {
+//!     caret: bool,
+//! }
+//!
+//! impl Decoder for Upper {
+//!     fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, DecodeError> {
+//!         let (mut read, mut written) = (0, 0);
+//!         while read < input.len() && written < output.len() {
+//!             let byte = input[read];
+//!             read += 1;
+//!             if self.caret {
+//!                 output[written] = byte.to_ascii_uppercase();
+//!                 written += 1;
+//!                 self.caret = false;
+//!             } else if byte == b'^' {
+//!                 self.caret = true;
+//!             } else {
+//!                 output[written] = byte;
+//!                 written += 1;
+//!             }
+//!         }
+//!         Ok(Progress::new(read, written))
+//!     }
+//!
+//!     fn finish(&mut self, _output: &mut [u8]) -> Result<usize, DecodeError> {
+//!         // A `^` with nothing after it is a cut body.
+//!         match self.caret {
+//!             true => Err(DecodeError::new(DecodeErrorKind::Truncated)),
+//!             false => Ok(0),
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! # let server = towline_test::TestServer::start(|req| {
+//! #     assert_eq!(req.header("accept-encoding"), Some("gzip, upper"));
+//! #     towline_test::Reply::text("^hello, ^world").header("Content-Encoding", "upper")
+//! # }).await;
+//! let layer = DecompressionLayer::new()
+//!     .deflate(false)
+//!     .limit(16 * 1024 * 1024)
+//!     .decoder("upper", Upper::default);
+//! let client = ServiceBuilder::new().layer(layer).service(Connector::new());
+//!
+//! let request = http::Request::get(server.url("/")).body(Body::empty())?;
+//! let response = client.oneshot(request).await?;
+//! assert_eq!(read_body(response.into_body()).await?, "Hello, World");
+//! # Ok(()) }
+//! ```
+//!
+//! Decoding errors are told apart from transport errors:
+//!
+//! ```
+//! # use tower::{ServiceBuilder, ServiceExt};
+//! # use towline::body::{Body, read_body};
+//! # use towline::{connect::Connector, decompress::{DecodeError, DecompressionLayer}};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! # let server = towline_test::TestServer::start(|_| {
+//! #     towline_test::Reply::text("not gzip at all").header("Content-Encoding", "gzip")
+//! # }).await;
+//! # let client = ServiceBuilder::new().layer(DecompressionLayer::new()).service(Connector::new());
+//! # let request = http::Request::get(server.url("/")).body(Body::empty())?;
+//! let response = client.oneshot(request).await?;
+//! let err = read_body(response.into_body()).await.expect_err("not gzip");
+//! assert!(err.is_decode());
+//! let cause = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<DecodeError>());
+//! assert_eq!(cause.map(DecodeError::coding), Some("gzip"));
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod codec;
+mod error;
+mod future;
+mod layer;
+mod pipeline;
+mod service;
+#[cfg(all(test, feature = "gzip", feature = "deflate"))]
+mod tests;
+
+pub use body::DecompressionBody;
+pub use codec::{Decoder, Progress};
+pub use error::{DecodeError, DecodeErrorKind, DecodedTooLarge};
+pub use future::ResponseFuture;
+pub use layer::{DEFAULT_LIMIT, DEFAULT_MAX_CODINGS, DecompressionLayer};
+pub use service::Decompression;

@@ -1,0 +1,881 @@
+//! The decompression layer against in-memory services and bodies.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body::{Body as _, Frame};
+use http_body_util::BodyExt;
+use tokio_test::{assert_pending, assert_ready_ok, task};
+use tower::{ServiceExt, service_fn};
+use tower_test::mock;
+
+use super::pipeline::MAX_CHUNK;
+use super::*;
+use crate::BoxError;
+
+// ---------------------------------------------------------------------------------
+// Coded inputs
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+fn raw_deflate(data: &[u8]) -> Vec<u8> {
+    let mut e = DeflateEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+/// Text that compresses like real text, not like a run of one byte.
+fn text(len: usize) -> Vec<u8> {
+    let words = [
+        "towline ", "gzip ", "member ", "deflate ", "stream ", "body\n", "héllo ",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut x: u32 = 12345;
+    while out.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+        if x % 7 == 0 {
+            out.extend_from_slice(format!("{} ", x % 1000).as_bytes());
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// A gzip member written by hand with every optional header field and the header CRC.
+fn gzip_all_flags(data: &[u8], good_header_crc: bool) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0x1f, 1, 2, 3, 4, 0, 3];
+    out.extend_from_slice(&5u16.to_le_bytes());
+    out.extend_from_slice(b"extra");
+    out.extend_from_slice(b"name.txt\0");
+    out.extend_from_slice(b"a comment\0");
+    let mut crc = flate2::Crc::new();
+    crc.update(&out);
+    let mut hcrc = (crc.sum() & 0xffff) as u16;
+    if !good_header_crc {
+        hcrc ^= 1;
+    }
+    out.extend_from_slice(&hcrc.to_le_bytes());
+    out.extend_from_slice(&raw_deflate(data));
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+// ---------------------------------------------------------------------------------
+// Bodies and services
+
+enum Item {
+    Data(Bytes),
+    Pending,
+    Fail,
+    Trailers(HeaderMap),
+}
+
+/// A body that plays a script of frames, counting how often it was polled for one.
+struct Script {
+    items: VecDeque<Item>,
+    polls: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct InnerFailure;
+
+impl std::fmt::Display for InnerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the inner body failed")
+    }
+}
+
+impl std::error::Error for InnerFailure {}
+
+impl http_body::Body for Script {
+    type Data = Bytes;
+    type Error = InnerFailure;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, InnerFailure>>> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        match self.items.pop_front() {
+            None => Poll::Ready(None),
+            Some(Item::Data(b)) => Poll::Ready(Some(Ok(Frame::data(b)))),
+            Some(Item::Trailers(t)) => Poll::Ready(Some(Ok(Frame::trailers(t)))),
+            Some(Item::Fail) => Poll::Ready(Some(Err(InnerFailure))),
+            Some(Item::Pending) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+fn script(items: Vec<Item>) -> Script {
+    Script {
+        items: items.into(),
+        polls: Arc::default(),
+    }
+}
+
+/// `data` in frames of `frame` bytes.
+fn frames(data: &[u8], frame: usize) -> Script {
+    script(
+        data.chunks(frame.max(1))
+            .map(|c| Item::Data(Bytes::copy_from_slice(c)))
+            .collect(),
+    )
+}
+
+/// Sends one request through `layer` to a service answering with `response`.
+async fn through<B>(
+    layer: DecompressionLayer,
+    request: Request<()>,
+    response: Response<B>,
+) -> Response<DecompressionBody<B>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut response = Some(response);
+    let inner = service_fn(move |_req: Request<()>| {
+        let response = response.take().expect("one request");
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let service = tower::Layer::layer(&layer, inner);
+    service.oneshot(request).await.expect("infallible")
+}
+
+fn get() -> Request<()> {
+    Request::get("http://h.test/").body(()).expect("request")
+}
+
+fn encoded<B>(encoding: &str, body: B) -> Response<B> {
+    Response::builder()
+        .header("content-encoding", encoding)
+        .header("content-length", "1234")
+        .body(body)
+        .expect("response")
+}
+
+/// Reads a body to its end: the bytes, the size of each data frame, and the error if
+/// it failed.
+async fn read_all<B>(body: B) -> (Vec<u8>, Vec<usize>, Option<BoxError>)
+where
+    B: http_body::Body<Data = Bytes, Error = BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    let (mut out, mut sizes) = (Vec::new(), Vec::new());
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    sizes.push(data.len());
+                    out.extend_from_slice(&data);
+                }
+            }
+            Err(e) => return (out, sizes, Some(e)),
+        }
+    }
+    (out, sizes, None)
+}
+
+async fn decode(encoding: &str, body: Script) -> Result<Vec<u8>, BoxError> {
+    let response = through(DecompressionLayer::new(), get(), encoded(encoding, body)).await;
+    let (out, _, err) = read_all(response.into_body()).await;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn decode_error(err: &BoxError) -> &DecodeError {
+    err.downcast_ref::<DecodeError>()
+        .unwrap_or_else(|| panic!("not a DecodeError: {err}"))
+}
+
+async fn decode_err(encoding: &str, body: Script) -> DecodeError {
+    match decode(encoding, body).await {
+        Ok(out) => panic!("decoded {} bytes, expected an error", out.len()),
+        Err(e) => match e.downcast::<DecodeError>() {
+            Ok(e) => *e,
+            Err(e) => panic!("not a DecodeError: {e}"),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Round trips
+
+#[tokio::test]
+async fn every_coding_round_trips_in_any_frame_size() {
+    let data = text(100_000);
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("gzip", gzip(&data)),
+        ("x-gzip", gzip(&data)),
+        ("GZip", gzip(&data)),
+        ("deflate", zlib(&data)),
+        ("deflate", raw_deflate(&data)),
+    ];
+    for (encoding, coded) in &cases {
+        for frame in [1, 2, 3, 7, 100, 4096, coded.len()] {
+            let out = decode(encoding, frames(coded, frame)).await;
+            let out = out.unwrap_or_else(|e| panic!("{encoding} in frames of {frame}: {e}"));
+            assert!(out == data, "{encoding} in frames of {frame}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn gzip_header_with_every_flag_is_parsed() {
+    let data = text(5000);
+    let coded = gzip_all_flags(&data, true);
+    for frame in [1, 3, coded.len()] {
+        assert_eq!(
+            decode("gzip", frames(&coded, frame))
+                .await
+                .expect("decoded"),
+            data
+        );
+    }
+    let err = decode_err("gzip", frames(&gzip_all_flags(&data, false), 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Checksum);
+    assert_eq!(err.to_string(), "gzip header CRC mismatch");
+}
+
+#[tokio::test]
+async fn gzip_members_are_concatenated_including_empty_ones() {
+    let (a, b) = (text(3000), text(7000));
+    let mut coded = gzip(&a);
+    coded.extend(gzip(b""));
+    coded.extend(gzip(&b));
+    coded.extend(gzip(b""));
+    for frame in [1, 5, coded.len()] {
+        let out = decode("gzip", frames(&coded, frame))
+            .await
+            .expect("decoded");
+        assert!(out == [&a[..], &b[..]].concat(), "frames of {frame}");
+    }
+    let only_empty = decode("gzip", frames(&gzip(b""), 1))
+        .await
+        .expect("decoded");
+    assert!(only_empty.is_empty());
+}
+
+#[tokio::test]
+async fn stacked_codings_are_undone_last_first() {
+    let data = text(50_000);
+    // `deflate, gzip`: deflated first, then gzipped.
+    let coded = gzip(&zlib(&data));
+    for frame in [1, 1000, coded.len()] {
+        let out = decode("deflate, gzip", frames(&coded, frame)).await;
+        assert!(out.expect("decoded") == data, "frames of {frame}");
+    }
+    // The same list split over two header lines, with identity mixed in.
+    let response = Response::builder()
+        .header("content-encoding", "deflate")
+        .header("content-encoding", "identity , gzip")
+        .body(frames(&coded, 10))
+        .expect("response");
+    let response = through(DecompressionLayer::new(), get(), response).await;
+    assert!(response.headers().get("content-encoding").is_none());
+    assert!(read_all(response.into_body()).await.0 == data);
+    let twice = gzip(&gzip(&data));
+    assert!(
+        decode("gzip,gzip", frames(&twice, 7))
+            .await
+            .expect("decoded")
+            == data
+    );
+}
+
+#[tokio::test]
+async fn too_many_stacked_codings_fail() {
+    let data = b"layers";
+    let mut coded = data.to_vec();
+    for _ in 0..4 {
+        coded = gzip(&coded);
+    }
+    let err = decode_err("gzip, gzip, gzip, gzip", frames(&coded, 100)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::TooManyCodings);
+    let layer = DecompressionLayer::new().max_codings(4);
+    let response = through(
+        layer,
+        get(),
+        coded_response("gzip, gzip, gzip, gzip", &coded),
+    )
+    .await;
+    assert_eq!(read_all(response.into_body()).await.0, data);
+}
+
+fn coded_response(encoding: &str, coded: &[u8]) -> Response<Script> {
+    encoded(encoding, frames(coded, 64))
+}
+
+// ---------------------------------------------------------------------------------
+// Broken input
+
+#[tokio::test]
+async fn every_truncation_of_gzip_is_an_error() {
+    let coded = gzip(&text(2000));
+    // Cut in the header (1..10), the deflate data, and the trailer (last 8 bytes).
+    for cut in 1..coded.len() {
+        for frame in [1, cut] {
+            let err = decode_err("gzip", frames(&coded[..cut], frame)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::Truncated, "cut at {cut}");
+            assert_eq!(err.to_string(), "gzip body is truncated");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_truncation_of_deflate_is_an_error() {
+    let data = text(2000);
+    for coded in [zlib(&data), raw_deflate(&data)] {
+        for cut in 1..coded.len() {
+            let err = decode_err("deflate", frames(&coded[..cut], 1 + cut % 5)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::Truncated, "cut at {cut}");
+            assert_eq!(err.to_string(), "deflate body is truncated");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_crc_and_bad_isize_are_errors() {
+    let coded = gzip(&text(3000));
+    let n = coded.len();
+    let mut bad_crc = coded.clone();
+    bad_crc[n - 8] ^= 0x01;
+    let err = decode_err("gzip", frames(&bad_crc, 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Checksum);
+    assert_eq!(err.to_string(), "gzip CRC mismatch");
+
+    let mut bad_len = coded.clone();
+    bad_len[n - 1] ^= 0x80;
+    let err = decode_err("gzip", frames(&bad_len, 1000)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Length);
+    assert!(err.to_string().starts_with("gzip length mismatch"), "{err}");
+
+    // A bad CRC in the second member is found too.
+    let mut two = gzip(b"first");
+    two.extend(&bad_crc);
+    assert_eq!(
+        decode_err("gzip", frames(&two, 64)).await.kind(),
+        DecodeErrorKind::Checksum
+    );
+}
+
+#[tokio::test]
+async fn a_bad_zlib_checksum_is_an_error() {
+    let mut coded = zlib(&text(3000));
+    let n = coded.len();
+    coded[n - 1] ^= 0x01;
+    let err = decode_err("deflate", frames(&coded, 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the inflater's error is kept"
+    );
+}
+
+#[tokio::test]
+async fn trailing_bytes_after_the_end_are_errors() {
+    let data = text(1000);
+    for garbage in [&b"x"[..], b"\0", b"\0\0\0\0", b"\x1fX", b"garbage after"] {
+        let mut coded = gzip(&data);
+        coded.extend_from_slice(garbage);
+        for frame in [1, coded.len()] {
+            let err = decode_err("gzip", frames(&coded, frame)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::TrailingData, "{garbage:?}");
+            assert_eq!(err.to_string(), "trailing bytes after the last gzip member");
+        }
+        for mut coded in [zlib(&data), raw_deflate(&data)] {
+            coded.extend_from_slice(garbage);
+            for frame in [1, coded.len()] {
+                let err = decode_err("deflate", frames(&coded, frame)).await;
+                assert_eq!(err.kind(), DecodeErrorKind::TrailingData, "{garbage:?}");
+            }
+        }
+    }
+    // A lone first magic byte is the start of a member that never came.
+    let mut coded = gzip(&data);
+    coded.push(0x1f);
+    assert!(decode("gzip", frames(&coded, 1)).await.is_err());
+}
+
+#[tokio::test]
+async fn corrupt_data_is_an_error() {
+    let err = decode_err("gzip", frames(b"plain text, not gzip", 4)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+    assert_eq!(
+        err.to_string(),
+        "gzip data is corrupt: it does not start with the gzip magic bytes"
+    );
+    // A valid header, then a deflate block of the reserved type 3.
+    let mut coded = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0, 0, 0];
+    coded.extend_from_slice(&[0; 8]);
+    let err = decode_err("gzip", frames(&coded, 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+    assert!(
+        err.to_string().starts_with("gzip data is corrupt ("),
+        "{err}"
+    );
+    // Reserved flags and a method other than deflate.
+    let err = decode_err("gzip", frames(&[0x1f, 0x8b, 8, 0x20, 0, 0], 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+    let err = decode_err("gzip", frames(&[0x1f, 0x8b, 7, 0, 0, 0], 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+    let err = decode_err("deflate", frames(&[0x07, 0, 0, 0], 1)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+}
+
+#[tokio::test]
+async fn errors_of_the_inner_body_pass_through() {
+    let coded = gzip(&text(500));
+    let body = script(vec![
+        Item::Data(Bytes::copy_from_slice(&coded[..20])),
+        Item::Fail,
+    ]);
+    let err = decode("gzip", body).await.expect_err("inner failure");
+    assert!(err.is::<InnerFailure>(), "{err}");
+}
+
+// ---------------------------------------------------------------------------------
+// Limits, buffers, backpressure
+
+#[tokio::test]
+async fn output_stops_at_the_limit() {
+    let data = vec![0u8; 4 << 20];
+    let coded = gzip(&data);
+    for (limit, ok) in [
+        (data.len() as u64, true),
+        (data.len() as u64 - 1, false),
+        (1000, false),
+    ] {
+        let layer = DecompressionLayer::new().limit(limit);
+        let response = through(layer, get(), coded_response("gzip", &coded)).await;
+        let (out, sizes, err) = read_all(response.into_body()).await;
+        assert_eq!(err.is_none(), ok, "limit {limit}");
+        assert!(out.len() as u64 <= limit, "never more than the limit");
+        assert!(sizes.iter().all(|&s| s <= MAX_CHUNK));
+        if let Some(err) = err {
+            let too_large = err
+                .downcast_ref::<DecodedTooLarge>()
+                .expect("DecodedTooLarge");
+            assert_eq!(too_large.limit(), limit);
+            assert_eq!(too_large.coding(), "gzip");
+            let err = crate::Error::from_body(err);
+            assert!(err.is_decode() && !err.is_body(), "{err}");
+            assert_eq!(err.kind(), crate::Kind::Decode);
+        }
+    }
+    let layer = DecompressionLayer::new().limit(None);
+    let response = through(layer, get(), coded_response("gzip", &coded)).await;
+    assert_eq!(read_all(response.into_body()).await.0.len(), data.len());
+}
+
+#[tokio::test]
+async fn output_comes_in_big_chunks_from_a_reused_buffer() {
+    let data = text(2 << 20);
+    let coded = gzip(&data);
+    let response = through(
+        DecompressionLayer::new(),
+        get(),
+        coded_response("gzip", &coded),
+    )
+    .await;
+    let mut body = std::pin::pin!(response.into_body());
+    let (mut sizes, mut addresses, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(frame) = body.frame().await {
+        let data = frame.expect("frame").into_data().expect("data");
+        sizes.push(data.len());
+        addresses.push(data.as_ptr() as usize);
+        out.extend_from_slice(&data);
+        // `data` is dropped here, so the decoder may take its buffer back.
+    }
+    assert!(out == data);
+    assert!(sizes.iter().all(|&s| s <= MAX_CHUNK), "{sizes:?}");
+    // Buffers grow 16, 32, then 64 KiB, and every chunk after that is a full one.
+    assert_eq!(&sizes[..3], &[16 << 10, 32 << 10, 64 << 10]);
+    assert!(sizes[3..sizes.len() - 1].iter().all(|&s| s == MAX_CHUNK));
+    // Once the reader drops each chunk, every full chunk reuses the same allocation.
+    let steady = &addresses[3..addresses.len() - 1];
+    assert!(steady.windows(2).all(|w| w[0] == w[1]), "buffer reused");
+}
+
+#[tokio::test]
+async fn decoding_pulls_input_only_as_output_is_read() {
+    // 8 MiB of zeros in 10-byte frames: the whole input is ~800 frames.
+    let coded = gzip(&vec![0u8; 8 << 20]);
+    let body = frames(&coded, 10);
+    let total = body.items.len();
+    let polls = Arc::clone(&body.polls);
+    let response = through(DecompressionLayer::new(), get(), encoded("gzip", body)).await;
+    let mut body = std::pin::pin!(response.into_body());
+    let first = body.frame().await.expect("frame").expect("data");
+    assert_eq!(first.data_ref().map(Bytes::len), Some(16 << 10));
+    let polled = polls.load(Ordering::Relaxed);
+    assert!(
+        polled < 10,
+        "read {polled} of {total} frames for the first chunk"
+    );
+}
+
+#[tokio::test]
+async fn decoded_bytes_are_handed_out_when_the_inner_body_waits() {
+    let data = text(100);
+    let coded = gzip(&data);
+    let body = script(vec![
+        Item::Data(Bytes::copy_from_slice(&coded[..coded.len() - 8])),
+        Item::Pending,
+        Item::Data(Bytes::copy_from_slice(&coded[coded.len() - 8..])),
+    ]);
+    let response = through(DecompressionLayer::new(), get(), encoded("gzip", body)).await;
+    let mut body = task::spawn(response.into_body());
+    // Everything is decoded before the trailer arrives, and handed out rather than held.
+    let frame = body.enter(|cx, body| body.poll_frame(cx));
+    let Poll::Ready(Some(Ok(frame))) = frame else {
+        panic!("a frame before the inner body's wait")
+    };
+    assert_eq!(frame.into_data().expect("data"), data);
+    let rest = read_all(body.into_inner()).await;
+    assert!(rest.0.is_empty() && rest.2.is_none());
+}
+
+#[tokio::test]
+async fn trailers_follow_the_decoded_data() {
+    let coded = gzip(b"with trailers");
+    let mut trailers = HeaderMap::new();
+    trailers.insert("x-checksum", "abc".parse().expect("value"));
+    let body = script(vec![
+        Item::Data(Bytes::copy_from_slice(&coded)),
+        Item::Trailers(trailers),
+    ]);
+    let response = through(DecompressionLayer::new(), get(), encoded("gzip", body)).await;
+    let collected = response.into_body().collect().await.expect("body");
+    assert_eq!(
+        collected.trailers().map(|t| &t["x-checksum"]),
+        Some(&"abc".parse().expect("v"))
+    );
+    assert_eq!(collected.to_bytes(), "with trailers");
+}
+
+// ---------------------------------------------------------------------------------
+// Headers, and what passes untouched
+
+#[tokio::test]
+async fn decoded_responses_lose_content_encoding_and_length() {
+    let coded = gzip(b"hello");
+    let response = through(
+        DecompressionLayer::new(),
+        get(),
+        coded_response("gzip", &coded),
+    )
+    .await;
+    assert!(response.body().is_decoding());
+    assert!(response.headers().get("content-encoding").is_none());
+    assert!(response.headers().get("content-length").is_none());
+    assert_eq!(response.body().size_hint().exact(), None);
+    assert_eq!(read_all(response.into_body()).await.0, b"hello");
+}
+
+#[tokio::test]
+async fn unknown_codings_pass_through_with_their_headers() {
+    for encoding in ["br", "zstd", "gzip, br", "br, gzip", "compress"] {
+        let response = through(
+            DecompressionLayer::new(),
+            get(),
+            encoded(encoding, frames(b"opaque", 2)),
+        )
+        .await;
+        assert!(!response.body().is_decoding());
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(response.headers()["content-length"], "1234");
+        assert_eq!(read_all(response.into_body()).await.0, b"opaque");
+    }
+    // A coding switched off is unknown too.
+    let coded = gzip(b"kept");
+    let layer = DecompressionLayer::new().gzip(false);
+    let response = through(layer, get(), coded_response("gzip", &coded)).await;
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(read_all(response.into_body()).await.0, coded);
+}
+
+#[tokio::test]
+async fn identity_only_drops_the_header() {
+    let response = through(
+        DecompressionLayer::new(),
+        get(),
+        encoded("identity", frames(b"plain", 2)),
+    )
+    .await;
+    assert!(response.headers().get("content-encoding").is_none());
+    assert_eq!(response.headers()["content-length"], "1234");
+    assert_eq!(read_all(response.into_body()).await.0, b"plain");
+}
+
+#[tokio::test]
+async fn head_204_206_304_and_empty_bodies_pass_untouched() {
+    let head = Request::head("http://h.test/").body(()).expect("request");
+    let response = through(
+        DecompressionLayer::new(),
+        head,
+        encoded("gzip", script(vec![])),
+    )
+    .await;
+    assert!(!response.body().is_decoding());
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["content-length"], "1234");
+
+    for status in [204, 206, 304] {
+        let mut response = encoded("gzip", frames(b"raw", 3));
+        *response.status_mut() = StatusCode::from_u16(status).expect("status");
+        let response = through(DecompressionLayer::new(), get(), response).await;
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{status}");
+        assert_eq!(read_all(response.into_body()).await.0, b"raw", "{status}");
+    }
+
+    let empty = Response::builder()
+        .header("content-encoding", "gzip")
+        .header("content-length", "0")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("response");
+    let response = through(DecompressionLayer::new(), get(), empty).await;
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["content-length"], "0");
+    assert!(response.body().is_end_stream());
+
+    // A body whose emptiness shows only at its end decodes to nothing, not an error.
+    let response = through(
+        DecompressionLayer::new(),
+        get(),
+        encoded(
+            "gzip",
+            script(vec![Item::Pending, Item::Data(Bytes::new())]),
+        ),
+    )
+    .await;
+    let (out, _, err) = read_all(response.into_body()).await;
+    assert!(out.is_empty() && err.is_none());
+}
+
+#[tokio::test]
+async fn accept_encoding_is_set_only_when_absent() {
+    async fn sent(layer: DecompressionLayer, request: Request<()>) -> Option<String> {
+        let (mut service, mut handle) =
+            mock::spawn_layer::<Request<()>, Response<Script>, _>(layer);
+        assert_ready_ok!(service.poll_ready());
+        let mut response = task::spawn(service.call(request));
+        assert_pending!(response.poll());
+        let (request, respond) = handle.next_request().await.expect("request");
+        respond.send_response(Response::new(script(vec![])));
+        assert_ready_ok!(response.poll());
+        request
+            .headers()
+            .get("accept-encoding")
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+    let layer = DecompressionLayer::new;
+    assert_eq!(sent(layer(), get()).await.as_deref(), Some("gzip, deflate"));
+    let own = Request::get("http://h.test/")
+        .header("accept-encoding", "identity")
+        .body(())
+        .expect("request");
+    assert_eq!(sent(layer(), own).await.as_deref(), Some("identity"));
+    let range = Request::get("http://h.test/")
+        .header("range", "bytes=10-")
+        .body(())
+        .expect("request");
+    assert_eq!(sent(layer(), range).await, None);
+    assert_eq!(
+        sent(layer().gzip(false), get()).await.as_deref(),
+        Some("deflate")
+    );
+    assert_eq!(
+        sent(layer().deflate(false), get()).await.as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(sent(layer().gzip(false).deflate(false), get()).await, None);
+    let custom = layer().decoder("rot13", Rot13::default);
+    assert_eq!(
+        sent(custom, get()).await.as_deref(),
+        Some("gzip, deflate, rot13")
+    );
+}
+
+#[tokio::test]
+async fn readiness_and_errors_of_the_inner_service_pass_through() {
+    let (mut service, mut handle) =
+        mock::spawn_layer::<Request<()>, Response<Script>, _>(DecompressionLayer::new());
+    handle.allow(0);
+    assert_pending!(service.poll_ready());
+    handle.allow(1);
+    assert_ready_ok!(service.poll_ready());
+    let mut response = task::spawn(service.call(get()));
+    let (_, respond) = handle.next_request().await.expect("request");
+    respond.send_error(InnerFailure);
+    let err = tokio_test::assert_ready_err!(response.poll());
+    assert!(err.is::<InnerFailure>());
+}
+
+// ---------------------------------------------------------------------------------
+// Decoders of one's own
+
+/// rot13 over ASCII letters; a `!` at the very end is required, to test `finish`.
+#[derive(Default)]
+struct Rot13 {
+    bang: bool,
+}
+
+impl Decoder for Rot13 {
+    fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, DecodeError> {
+        let n = input.len().min(output.len());
+        for (o, &i) in output.iter_mut().zip(&input[..n]) {
+            if self.bang {
+                return Err(DecodeError::new(DecodeErrorKind::TrailingData));
+            }
+            self.bang = i == b'!';
+            *o = match i {
+                b'a'..=b'z' => (i - b'a' + 13) % 26 + b'a',
+                b'A'..=b'Z' => (i - b'A' + 13) % 26 + b'A',
+                _ => i,
+            };
+        }
+        Ok(Progress::new(n, n))
+    }
+
+    fn finish(&mut self, _output: &mut [u8]) -> Result<usize, DecodeError> {
+        if self.bang {
+            Ok(0)
+        } else {
+            Err(DecodeError::new(DecodeErrorKind::Truncated))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_decoder_of_ones_own_is_used_and_stacks() {
+    let layer = || DecompressionLayer::new().decoder("rot13", Rot13::default);
+    let response = through(layer(), get(), encoded("ROT13", frames(b"Uryyb!", 1))).await;
+    assert_eq!(read_all(response.into_body()).await.0, b"Hello!");
+
+    let coded = gzip(b"Uryyb, jbeyq!");
+    let response = through(layer(), get(), coded_response("rot13, gzip", &coded)).await;
+    assert_eq!(read_all(response.into_body()).await.0, b"Hello, world!");
+
+    let response = through(layer(), get(), encoded("rot13", frames(b"Uryyb", 2))).await;
+    let err = read_all(response.into_body()).await.2.expect("truncated");
+    let err = decode_error(&err);
+    assert_eq!(
+        (err.kind(), err.coding()),
+        (DecodeErrorKind::Truncated, "rot13")
+    );
+    assert_eq!(err.to_string(), "rot13 body is truncated");
+
+    // Registering a built-in name replaces the built-in decoder.
+    let layer = DecompressionLayer::new().decoder("gzip", Rot13::default);
+    let response = through(layer, get(), encoded("gzip", frames(b"Uv!", 1))).await;
+    assert_eq!(read_all(response.into_body()).await.0, b"Hi!");
+}
+
+#[tokio::test]
+async fn a_decoder_that_makes_no_progress_fails_the_body() {
+    struct Stuck;
+    impl Decoder for Stuck {
+        fn decode(&mut self, _: &[u8], _: &mut [u8]) -> Result<Progress, DecodeError> {
+            Ok(Progress::default())
+        }
+        fn finish(&mut self, _: &mut [u8]) -> Result<usize, DecodeError> {
+            Ok(0)
+        }
+    }
+    let layer = DecompressionLayer::new().decoder("stuck", || Stuck);
+    let response = through(layer, get(), encoded("stuck", frames(b"abc", 1))).await;
+    let err = read_all(response.into_body()).await.2.expect("error");
+    assert_eq!(decode_error(&err).kind(), DecodeErrorKind::Other);
+    assert_eq!(
+        err.to_string(),
+        "the stuck decoder made no progress on its input"
+    );
+}
+
+#[test]
+#[should_panic(expected = "cannot name a content coding")]
+fn a_coding_name_must_be_a_token() {
+    let _ = DecompressionLayer::new().decoder("not a token", Rot13::default);
+}
+
+// ---------------------------------------------------------------------------------
+// The facade's error
+
+#[tokio::test]
+async fn read_body_reports_decode_errors_as_such() {
+    let coded = gzip(b"cut short");
+    let response = through(
+        DecompressionLayer::new(),
+        get(),
+        coded_response("gzip", &coded[..coded.len() - 3]),
+    )
+    .await;
+    let err = crate::body::read_body(response.into_body())
+        .await
+        .expect_err("truncated");
+    assert!(err.is_decode(), "{err:?}");
+    assert!(!err.is_body() && !err.is_truncated());
+    assert_eq!(err.kind(), crate::Kind::Decode);
+    assert_eq!(
+        err.to_string(),
+        "decoding the body failed: gzip body is truncated"
+    );
+
+    // An inner body error stays what it was.
+    let body = script(vec![Item::Fail]);
+    let response = through(DecompressionLayer::new(), get(), encoded("gzip", body)).await;
+    let err = crate::body::read_body(response.into_body())
+        .await
+        .expect_err("inner failure");
+    assert!(err.is_body() && !err.is_decode());
+}
+
+#[test]
+fn types_are_send_sync_and_debug() {
+    fn send<T: Send + 'static>() {}
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send::<DecompressionBody<crate::connect::ResponseBody>>();
+    send_sync::<DecodeError>();
+    send_sync::<DecodedTooLarge>();
+    send_sync::<DecompressionLayer>();
+    send_sync::<Decompression<crate::connect::Connector>>();
+    let layer = DecompressionLayer::new().decoder("rot13", Rot13::default);
+    assert!(format!("{layer:?}").contains("rot13"));
+    // Every way to build the service gives the same thing.
+    let _: Decompression<()> = tower::Layer::layer(&Decompression::layer().limit(1), ());
+    let mut service = Decompression::new(());
+    let _: &mut () = service.get_mut();
+    let _: () = service.into_inner();
+}

@@ -1,0 +1,667 @@
+//! The decompression layer on the connector, end to end over loopback sockets: against
+//! the towline-test server, and against Debian's nginx with `gzip on`.
+
+use std::io::{Read, Write};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+use http::{Method, Request, Response};
+use http_body_util::BodyExt;
+use tower::{Layer, ServiceExt};
+use towline::body::{Body, read_body};
+use towline::connect::{Connector, ResponseBody};
+use towline::decompress::{
+    DEFAULT_LIMIT, DecodeError, DecodeErrorKind, DecodedTooLarge, Decompression, DecompressionBody,
+    DecompressionLayer,
+};
+use towline_test::{Fault, Reply, TestServer};
+
+/// The largest chunk the layer hands out.
+const MAX_CHUNK: usize = 64 * 1024;
+
+type Client = Decompression<Connector>;
+
+fn client(layer: DecompressionLayer) -> Client {
+    layer.layer(Connector::new())
+}
+
+async fn send(
+    client: &Client,
+    request: Request<Body>,
+) -> Response<DecompressionBody<ResponseBody>> {
+    client.clone().oneshot(request).await.expect("response")
+}
+
+async fn get(client: &Client, url: &str) -> Response<DecompressionBody<ResponseBody>> {
+    send(
+        client,
+        Request::get(url).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+/// Serves `coded` with `Content-Encoding: encoding` on every path.
+async fn serve(encoding: &'static str, coded: Vec<u8>) -> TestServer {
+    let coded = Bytes::from(coded);
+    TestServer::start(move |_| Reply::text(coded.clone()).header("Content-Encoding", encoding))
+        .await
+}
+
+// ---------------------------------------------------------------------------------
+// Coded inputs
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    gzip_level(data, Compression::default())
+}
+
+fn gzip_level(data: &[u8], level: Compression) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), level);
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+fn zlib(data: &[u8], level: Compression) -> Vec<u8> {
+    let mut e = ZlibEncoder::new(Vec::new(), level);
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+fn raw_deflate(data: &[u8], level: Compression) -> Vec<u8> {
+    let mut e = DeflateEncoder::new(Vec::new(), level);
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+/// Makes coded bytes from plain ones.
+type Encode = fn(&[u8], Compression) -> Vec<u8>;
+
+/// The codings under test: a name, the `Content-Encoding` token, the encoder.
+const CODINGS: [(&str, &str, Encode); 3] = [
+    ("gzip", "gzip", gzip_level),
+    ("deflate (zlib)", "deflate", zlib),
+    ("deflate (raw)", "deflate", raw_deflate),
+];
+
+/// Text that compresses like text (about 6:1), different all along.
+fn text(len: usize) -> Vec<u8> {
+    let words: [&[u8]; 8] = [
+        b"towline ",
+        b"gzip ",
+        b"member ",
+        b"deflate ",
+        b"stream ",
+        b"body\n",
+        b"h\xc3\xa9llo ",
+        b"0123 ",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut x: u32 = 2024;
+    while out.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        out.extend_from_slice(words[(x >> 16) as usize % words.len()]);
+    }
+    out.truncate(len);
+    out
+}
+
+/// 64 MiB of text, made once for every test that needs it.
+fn big_text() -> &'static [u8] {
+    static TEXT: OnceLock<Vec<u8>> = OnceLock::new();
+    TEXT.get_or_init(|| text(64 << 20))
+}
+
+/// A gzip body of `mib` MiB of zeros, about 1 KiB per MiB, made without compressing
+/// all of it: the deflate data of 1 MiB of zeros, ended by a sync flush, decodes to
+/// the same 1 MiB after any run of zeros, so it is repeated `mib` times and closed
+/// with an empty final block. The CRC is combined from the 1 MiB one.
+fn gzip_bomb(mib: usize) -> Vec<u8> {
+    let zeros = vec![0u8; 1 << 20];
+    let mut e = DeflateEncoder::new(Vec::new(), Compression::best());
+    e.write_all(&zeros).expect("write");
+    e.flush().expect("sync flush");
+    let segment = e.get_ref().clone();
+    let mut crc_1mib = flate2::Crc::new();
+    crc_1mib.update(&zeros);
+    let mut crc = flate2::Crc::new();
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
+    for _ in 0..mib {
+        out.extend_from_slice(&segment);
+        crc.combine(&crc_1mib);
+    }
+    // A final block of fixed codes holding only the end-of-block code.
+    out.extend_from_slice(&[0x03, 0x00]);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&((mib as u64) << 20).to_le_bytes()[..4]);
+    out
+}
+
+/// Reads a decoded body to its end, comparing it with `expected` as it streams.
+/// Returns the largest frame seen.
+async fn assert_streams(
+    body: DecompressionBody<ResponseBody>,
+    expected: &[u8],
+    what: &str,
+) -> usize {
+    let mut body = std::pin::pin!(body);
+    let (mut at, mut largest) = (0, 0);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.unwrap_or_else(|e| panic!("{what}: failed after {at} bytes: {e}"));
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        assert!(
+            expected.get(at..at + data.len()) == Some(&data[..]),
+            "{what}: bytes differ at {at}"
+        );
+        at += data.len();
+        largest = largest.max(data.len());
+    }
+    assert_eq!(at, expected.len(), "{what}: decoded length");
+    largest
+}
+
+async fn decode_error(client: &Client, url: &str) -> towline::Error {
+    let response = get(client, url).await;
+    read_body(response.into_body())
+        .await
+        .expect_err("the body must fail to decode")
+}
+
+fn cause<E: std::error::Error + 'static>(err: &towline::Error) -> &E {
+    let mut next = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return found;
+        }
+        next = e.source();
+    }
+    panic!("no {} in {err:?}", std::any::type_name::<E>())
+}
+
+// ---------------------------------------------------------------------------------
+// Per coding: small bodies, 1-byte frames, 64 MiB
+
+#[tokio::test]
+async fn small_bodies_decode_per_coding_also_in_1_byte_frames() {
+    let data = text(3000);
+    for (name, token, encode) in CODINGS {
+        let coded = Bytes::from(encode(&data, Compression::default()));
+        let server = TestServer::start(move |req| {
+            let reply = Reply::text(coded.clone()).header("Content-Encoding", token);
+            if req.path() == "/frames" {
+                reply.chunked(1)
+            } else {
+                reply
+            }
+        })
+        .await;
+        let client = client(DecompressionLayer::new());
+        for path in ["/", "/frames"] {
+            let response = get(&client, &server.url(path)).await;
+            assert_eq!(response.status(), 200);
+            assert!(
+                response.headers().get("content-encoding").is_none(),
+                "{name}"
+            );
+            assert!(response.headers().get("content-length").is_none(), "{name}");
+            let body = read_body(response.into_body()).await.expect("decoded");
+            assert!(body == data, "{name} {path}");
+        }
+        for request in server.requests() {
+            assert_eq!(request.header("accept-encoding"), Some("gzip, deflate"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_64_mib_body_decodes_per_coding() {
+    let data = big_text();
+    for (name, token, encode) in CODINGS {
+        let started = Instant::now();
+        let coded = encode(data, Compression::fast());
+        let server = serve(token, coded).await;
+        let client = client(DecompressionLayer::new());
+        let response = get(&client, &server.url("/big")).await;
+        let largest = assert_streams(response.into_body(), data, name).await;
+        assert!(largest <= MAX_CHUNK, "{name}: a frame of {largest} bytes");
+        eprintln!("{name}: 64 MiB in {:?}", started.elapsed());
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Broken gzip: truncation, checksums, trailing bytes
+
+#[tokio::test]
+async fn truncated_gzip_is_a_decode_error_at_every_place() {
+    let coded = gzip(&text(20_000));
+    let n = coded.len();
+    let cuts = [
+        ("in the header", 5),
+        ("after the header", 10),
+        ("in the middle", n / 2),
+        ("in the trailer", n - 4),
+        ("one byte short", n - 1),
+    ];
+    let client = client(DecompressionLayer::new());
+    for (place, cut) in cuts {
+        // The transport delivers every byte it announced; the gzip data is what is cut.
+        let server = serve("gzip", coded[..cut].to_vec()).await;
+        let err = decode_error(&client, &server.url("/")).await;
+        assert!(err.is_decode(), "{place}: {err}");
+        assert!(!err.is_truncated(), "{place}: not a transport truncation");
+        assert_eq!(
+            cause::<DecodeError>(&err).kind(),
+            DecodeErrorKind::Truncated,
+            "{place}"
+        );
+        assert!(err.to_string().ends_with("gzip body is truncated"), "{err}");
+    }
+    // When the connection is what was cut, the transport error comes through instead.
+    let body = Bytes::from(coded.clone());
+    let server = TestServer::start(move |_| {
+        Reply::text(body.clone())
+            .header("Content-Encoding", "gzip")
+            .fault(Fault::CloseMidBody { after: n / 2 })
+    })
+    .await;
+    let err = decode_error(&client, &server.url("/")).await;
+    assert!(
+        err.is_truncated() && err.is_body() && !err.is_decode(),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn bad_crc_bad_isize_and_trailing_garbage_are_decode_errors() {
+    let coded = gzip(&text(20_000));
+    let n = coded.len();
+    let mut bad_crc = coded.clone();
+    bad_crc[n - 6] ^= 0x40;
+    let mut bad_isize = coded.clone();
+    bad_isize[n - 2] ^= 0x01;
+    let mut trailing = coded.clone();
+    trailing.extend_from_slice(b"\n<!-- appended by a proxy -->\n");
+    let cases = [
+        (bad_crc, DecodeErrorKind::Checksum, "gzip CRC mismatch"),
+        (bad_isize, DecodeErrorKind::Length, "gzip length mismatch"),
+        (
+            trailing,
+            DecodeErrorKind::TrailingData,
+            "trailing bytes after the last gzip member",
+        ),
+    ];
+    let client = client(DecompressionLayer::new());
+    for (body, kind, text) in cases {
+        let server = serve("gzip", body).await;
+        let err = decode_error(&client, &server.url("/")).await;
+        assert!(err.is_decode(), "{err}");
+        assert_eq!(cause::<DecodeError>(&err).kind(), kind);
+        assert!(err.to_string().contains(text), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn multi_member_and_empty_member_gzip_decode_whole() {
+    let (a, b) = (text(10_000), text(30_000));
+    let mut coded = gzip(&a);
+    coded.extend(gzip(b""));
+    coded.extend(gzip(&b));
+    let client = client(DecompressionLayer::new());
+    let server = serve("gzip", coded).await;
+    let body = read_body(get(&client, &server.url("/")).await.into_body())
+        .await
+        .expect("decoded");
+    assert!(body == [a, b].concat());
+
+    let server = serve("gzip", gzip(b"")).await;
+    let response = get(&client, &server.url("/")).await;
+    assert!(response.headers().get("content-encoding").is_none());
+    assert!(
+        read_body(response.into_body())
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Stacked and unknown codings, and what passes untouched
+
+#[tokio::test]
+async fn stacked_codings_decode() {
+    let data = text(100_000);
+    let coded = gzip(&zlib(&data, Compression::default()));
+    let server = serve("deflate, gzip", coded).await;
+    let client = client(DecompressionLayer::new());
+    let response = get(&client, &server.url("/")).await;
+    assert!(response.headers().get("content-encoding").is_none());
+    assert!(read_body(response.into_body()).await.expect("decoded") == data);
+
+    let mut coded = data.clone();
+    for _ in 0..4 {
+        coded = gzip(&coded);
+    }
+    let server = serve("gzip, gzip, gzip, gzip", coded).await;
+    let err = decode_error(&client, &server.url("/")).await;
+    assert_eq!(
+        cause::<DecodeError>(&err).kind(),
+        DecodeErrorKind::TooManyCodings
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_coding_passes_through_with_its_headers() {
+    let opaque = b"\xce\xb2\x72 not really brotli".to_vec();
+    let server = serve("br", opaque.clone()).await;
+    let client = client(DecompressionLayer::new());
+    let response = get(&client, &server.url("/")).await;
+    assert!(!response.body().is_decoding());
+    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(
+        response.headers()["content-length"],
+        opaque.len().to_string()
+    );
+    assert_eq!(read_body(response.into_body()).await.expect("raw"), opaque);
+}
+
+#[tokio::test]
+async fn head_204_304_and_empty_bodies_pass_untouched() {
+    let coded = Bytes::from(gzip(&text(5000)));
+    let len = coded.len().to_string();
+    let server = TestServer::start(move |req| {
+        let status = match req.path() {
+            "/204" => 204,
+            "/304" => 304,
+            _ => 200,
+        };
+        let body = if req.path() == "/empty" {
+            Bytes::new()
+        } else {
+            coded.clone()
+        };
+        Reply::new(status)
+            .header("Content-Encoding", "gzip")
+            .body(body)
+    })
+    .await;
+    let client = client(DecompressionLayer::new());
+
+    let head = Request::head(server.url("/"))
+        .body(Body::empty())
+        .expect("request");
+    let response = send(&client, head).await;
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["content-length"], len.as_str());
+    assert!(
+        read_body(response.into_body())
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+
+    for path in ["/204", "/304", "/empty"] {
+        let response = get(&client, &server.url(path)).await;
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        assert!(!response.body().is_decoding(), "{path}");
+        assert!(
+            read_body(response.into_body())
+                .await
+                .expect("empty")
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn accept_encoding_is_set_only_when_the_caller_did_not() {
+    let server = TestServer::start(|req| {
+        Reply::text(req.header("accept-encoding").unwrap_or("none").to_owned())
+    })
+    .await;
+    let client = client(DecompressionLayer::new());
+    let body = read_body(get(&client, &server.url("/")).await.into_body()).await;
+    assert_eq!(body.expect("body"), "gzip, deflate");
+    let own = Request::builder()
+        .method(Method::GET)
+        .uri(server.url("/"))
+        .header("accept-encoding", "identity")
+        .body(Body::empty())
+        .expect("request");
+    let body = read_body(send(&client, own).await.into_body()).await;
+    assert_eq!(body.expect("body"), "identity");
+    let client = self::client(DecompressionLayer::new().deflate(false));
+    let body = read_body(get(&client, &server.url("/")).await.into_body()).await;
+    assert_eq!(body.expect("body"), "gzip");
+}
+
+// ---------------------------------------------------------------------------------
+// The decompression bomb
+
+#[test]
+fn the_bomb_is_valid_gzip() {
+    let bomb = gzip_bomb(8);
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&bomb[..])
+        .read_to_end(&mut out)
+        .expect("flate2 decodes it");
+    assert_eq!(out.len(), 8 << 20);
+    assert!(out.iter().all(|&b| b == 0));
+}
+
+#[tokio::test]
+async fn a_1_mb_gzip_of_1_gib_stops_at_the_limit() {
+    let bomb = gzip_bomb(1024);
+    assert!(bomb.len() < 1_100_000, "{} bytes", bomb.len());
+    let server = serve("gzip", bomb).await;
+
+    for limit in [64 << 20, DEFAULT_LIMIT] {
+        let started = Instant::now();
+        let client = client(DecompressionLayer::new().limit(limit));
+        let response = get(&client, &server.url("/bomb")).await;
+        let mut body = std::pin::pin!(response.into_body());
+        let (mut decoded, mut largest) = (0u64, 0);
+        let err = loop {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    // Each chunk is dropped at once: what the client holds is what the
+                    // decoder holds, one buffer.
+                    let len = frame.into_data().map_or(0, |d| d.len());
+                    decoded += len as u64;
+                    largest = largest.max(len);
+                }
+                Some(Err(e)) => break e,
+                None => panic!("a 1 GiB body passed a limit of {limit} bytes"),
+            }
+        };
+        let too_large = err
+            .downcast_ref::<DecodedTooLarge>()
+            .expect("DecodedTooLarge");
+        assert_eq!(too_large.limit(), limit);
+        assert!(decoded <= limit, "{decoded} bytes handed out");
+        assert!(
+            decoded > limit - MAX_CHUNK as u64,
+            "stopped only at the limit"
+        );
+        assert!(
+            largest <= MAX_CHUNK,
+            "frames of at most {MAX_CHUNK} bytes, saw {largest}"
+        );
+        eprintln!(
+            "limit {limit}: stopped after {decoded} bytes in {:?}",
+            started.elapsed()
+        );
+    }
+
+    // Through read_body, the facade error says what happened.
+    let client = client(DecompressionLayer::new().limit(1 << 20));
+    let err = decode_error(&client, &server.url("/bomb")).await;
+    assert!(err.is_decode() && !err.is_body(), "{err}");
+    assert_eq!(cause::<DecodedTooLarge>(&err).limit(), 1 << 20);
+    assert!(
+        err.to_string()
+            .contains("more than the limit of 1048576 bytes"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Interop: Debian's nginx with `gzip on`
+
+mod nginx {
+    use std::net::TcpListener;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// nginx running in the foreground on 127.0.0.1, killed and cleaned up on drop.
+    pub(crate) struct Nginx {
+        child: Child,
+        dir: PathBuf,
+        pub(crate) port: u16,
+    }
+
+    fn binary() -> PathBuf {
+        let on_path = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nginx"))
+                .find(|candidate| candidate.is_file())
+        });
+        match on_path {
+            Some(path) => path,
+            None if Path::new("/usr/sbin/nginx").is_file() => PathBuf::from("/usr/sbin/nginx"),
+            None => panic!(
+                "nginx is not installed: run ./.ci/test, which installs it \
+                 (apt-get install nginx), then run this test again"
+            ),
+        }
+    }
+
+    impl Nginx {
+        /// Starts nginx serving the files in `docroot` with gzip on.
+        pub(crate) fn start(files: &[(&str, &[u8])]) -> Nginx {
+            let nginx = binary();
+            let dir = std::env::temp_dir().join(format!(
+                "towline-nginx-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ));
+            let docroot = dir.join("www");
+            std::fs::create_dir_all(&docroot).expect("temp dir");
+            for (name, content) in files {
+                std::fs::write(docroot.join(name), content).expect("write file");
+            }
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let d = dir.display();
+            let conf = format!(
+                "daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    types {{ text/plain txt; application/json json; }}
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    gzip on;
+    gzip_min_length 20;
+    gzip_types text/plain application/json;
+    server {{
+        listen 127.0.0.1:{port};
+        root {d}/www;
+    }}
+}}
+"
+            );
+            let conf_path = dir.join("nginx.conf");
+            std::fs::write(&conf_path, conf).expect("write nginx.conf");
+            let child = Command::new(&nginx)
+                .arg("-c")
+                .arg(&conf_path)
+                .arg("-p")
+                .arg(&dir)
+                .arg("-e")
+                .arg(dir.join("error.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", nginx.display()));
+            let mut nginx = Nginx { child, dir, port };
+            nginx.wait_until_listening();
+            nginx
+        }
+
+        fn wait_until_listening(&mut self) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    let log =
+                        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+                    panic!("nginx exited with {status}: {log}");
+                }
+                assert!(Instant::now() < deadline, "nginx did not start listening");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        pub(crate) fn url(&self, path: &str) -> String {
+            format!("http://127.0.0.1:{}{path}", self.port)
+        }
+    }
+
+    impl Drop for Nginx {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[tokio::test]
+async fn nginx_gzip_on_serves_a_text_file_that_decodes_to_the_file() {
+    let file = text(1 << 20);
+    let json = br#"{"towline": "decompression", "codings": ["gzip", "deflate"]}"#;
+    let nginx = nginx::Nginx::start(&[("file.txt", &file), ("small.json", json)]);
+
+    // Without the layer, asking for gzip: nginx really compresses.
+    let raw = Request::get(nginx.url("/file.txt"))
+        .header("accept-encoding", "gzip")
+        .body(Body::empty())
+        .expect("request");
+    let response = Connector::new().oneshot(raw).await.expect("response");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let coded = read_body(response.into_body()).await.expect("coded body");
+    assert!(coded.len() < file.len() / 2, "{} coded bytes", coded.len());
+
+    // With the layer: the decoded body is the file.
+    let client = client(DecompressionLayer::new());
+    for (path, content) in [("/file.txt", &file[..]), ("/small.json", &json[..])] {
+        let response = get(&client, &nginx.url(path)).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.body().is_decoding(), "{path}: nginx gzipped it");
+        assert!(response.headers().get("content-encoding").is_none());
+        let body = read_body(response.into_body()).await.expect("decoded");
+        assert!(
+            body == content,
+            "{path}: decoded body differs from the file"
+        );
+    }
+}
