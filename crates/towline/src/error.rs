@@ -52,6 +52,8 @@ pub enum Kind {
     Body,
     /// An operation ran out of time.
     Timeout,
+    /// A redirect could not be followed (see [`Error::is_redirect`]).
+    Redirect,
     /// A response body could not be decoded (see [`Error::is_decode`]).
     Decode,
     /// The TLS handshake failed (an untrusted, expired or mismatched certificate, an
@@ -172,6 +174,22 @@ impl Error {
         false
     }
 
+    /// Following a redirect failed: more redirects than the limit, a target that is
+    /// neither http nor https, or a refused https-to-http downgrade. The redirect
+    /// layer's error types (`TooManyRedirects`, `UnsupportedScheme`,
+    /// `DowngradeRefused`) can be found in the [`source()`](std::error::Error::source)
+    /// chain.
+    pub fn is_redirect(&self) -> bool {
+        if self.inner.kind == Kind::Redirect {
+            return true;
+        }
+        #[cfg(feature = "redirect")]
+        if let Some(source) = self.inner.source.as_deref() {
+            return crate::redirect::is_redirect_error(source);
+        }
+        false
+    }
+
     /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == Kind::Timeout || self.find::<TimedOut>().is_some()
@@ -239,6 +257,7 @@ impl fmt::Display for Error {
             Kind::Response => "invalid response",
             Kind::Body => "body failed",
             Kind::Timeout => "timed out",
+            Kind::Redirect => "redirect failed",
             Kind::Decode => "decoding the body failed",
             Kind::Tls => "TLS failed",
         };

@@ -38,6 +38,8 @@ pub mod connect;
 #[cfg(feature = "decompress")]
 pub mod decompress;
 pub mod error;
+#[cfg(feature = "redirect")]
+pub mod redirect;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "tls")]

@@ -16,6 +16,7 @@
 
 mod file;
 mod read;
+mod replay;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use http_body::{Frame, SizeHint};
 use crate::error::BoxError;
 
 pub use read::{read_body, read_body_limited};
+pub use replay::ReplayBody;
 
 type BoxBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send + 'static>>;
 

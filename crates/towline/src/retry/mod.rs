@@ -60,9 +60,9 @@ mod service;
 
 use std::error::Error as StdError;
 
-use bytes::Bytes;
 use http::Method;
 
+pub use crate::body::ReplayBody;
 pub use crate::error::StaleConnection;
 pub use future::ResponseFuture;
 pub use layer::RetryStaleLayer;
@@ -109,59 +109,6 @@ pub fn find_stale<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a StaleConn
         next = err.source();
     }
     None
-}
-
-/// A request body that may be copied so the request can be sent a second time.
-///
-/// Implemented for towline's [`Body`](crate::Body) (see
-/// [`Body::try_clone`](crate::Body::try_clone)), for in-memory bodies, and for
-/// `http_body_util`'s `Full` and `Empty`. Implement it for your own body type to make
-/// its requests retryable after they were sent.
-pub trait ReplayBody: Sized {
-    /// A copy of the body that produces the same bytes, or `None` if there is none.
-    fn try_replay(&self) -> Option<Self>;
-}
-
-impl ReplayBody for crate::Body {
-    fn try_replay(&self) -> Option<Self> {
-        self.try_clone()
-    }
-}
-
-impl ReplayBody for String {
-    fn try_replay(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-}
-
-impl ReplayBody for Bytes {
-    fn try_replay(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-}
-
-impl ReplayBody for Vec<u8> {
-    fn try_replay(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-}
-
-impl ReplayBody for () {
-    fn try_replay(&self) -> Option<Self> {
-        Some(())
-    }
-}
-
-impl<D: Clone> ReplayBody for http_body_util::Full<D> {
-    fn try_replay(&self) -> Option<Self> {
-        Some(self.clone())
-    }
-}
-
-impl<D> ReplayBody for http_body_util::Empty<D> {
-    fn try_replay(&self) -> Option<Self> {
-        Some(http_body_util::Empty::new())
-    }
 }
 
 /// Methods whose requests may be sent twice with the effect of once (RFC 9110 §9.2.2).

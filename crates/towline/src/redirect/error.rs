@@ -1,0 +1,126 @@
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::Uri;
+
+use super::RedirectHistory;
+
+/// More redirects than the limit set with
+/// [`max_redirects`](super::FollowRedirectLayer::max_redirects).
+///
+/// A loop (`/a` → `/b` → `/a` …) ends with this error too: a redirect back to an
+/// earlier URI is not refused by itself, because a server may send a client round
+/// after setting a cookie.
+#[derive(Debug)]
+pub struct TooManyRedirects {
+    limit: usize,
+    history: RedirectHistory,
+}
+
+impl TooManyRedirects {
+    pub(super) fn new(limit: usize, history: RedirectHistory) -> TooManyRedirects {
+        TooManyRedirects { limit, history }
+    }
+
+    /// The limit that was reached.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Every redirect response received, oldest first: `limit() + 1` of them, the last
+    /// being the one that was not followed.
+    pub fn history(&self) -> &RedirectHistory {
+        &self.history
+    }
+}
+
+impl fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "too many redirects: the limit is {}", self.limit)
+    }
+}
+
+impl StdError for TooManyRedirects {}
+
+/// A redirect pointed to a URI whose scheme is neither http nor https (`ftp:`,
+/// `file:`, `javascript:` …), which are never followed.
+#[derive(Debug)]
+pub struct UnsupportedScheme {
+    scheme: String,
+    from: Uri,
+}
+
+impl UnsupportedScheme {
+    pub(super) fn new(scheme: String, from: Uri) -> UnsupportedScheme {
+        UnsupportedScheme { scheme, from }
+    }
+
+    /// The scheme of the target, lowercased.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The URI of the request whose response redirected there.
+    pub fn from(&self) -> &Uri {
+        &self.from
+    }
+}
+
+impl fmt::Display for UnsupportedScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "redirect to a `{}:` URI: only http and https are followed",
+            self.scheme
+        )
+    }
+}
+
+impl StdError for UnsupportedScheme {}
+
+/// A redirect from https to plain http was refused, as asked with
+/// [`https_downgrade(false)`](super::FollowRedirectLayer::https_downgrade).
+#[derive(Debug)]
+pub struct DowngradeRefused {
+    from: Uri,
+    to: Uri,
+}
+
+impl DowngradeRefused {
+    pub(super) fn new(from: Uri, to: Uri) -> DowngradeRefused {
+        DowngradeRefused { from, to }
+    }
+
+    /// The https URI that was redirected.
+    pub fn from(&self) -> &Uri {
+        &self.from
+    }
+
+    /// The http URI it was redirected to.
+    pub fn to(&self) -> &Uri {
+        &self.to
+    }
+}
+
+impl fmt::Display for DowngradeRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("redirect from https to plain http refused")
+    }
+}
+
+impl StdError for DowngradeRefused {}
+
+/// Whether `err` or a cause in its `source()` chain is one of this module's errors.
+pub(crate) fn is_redirect_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<TooManyRedirects>()
+            || err.is::<UnsupportedScheme>()
+            || err.is::<DowngradeRefused>()
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}

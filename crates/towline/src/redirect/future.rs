@@ -1,0 +1,377 @@
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Buf;
+use http::header::{AUTHORIZATION, COOKIE, HOST, LOCATION, PROXY_AUTHORIZATION, TRANSFER_ENCODING};
+use http::{
+    Extensions, HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri, Version,
+};
+use http_body::Body as HttpBody;
+use tower_service::Service;
+
+use super::history::Hop;
+use super::layer::Config;
+use super::policy::{Action, Attempt, Policy};
+use super::resolve::{ResolveError, is_http, is_https, resolve, same_authority, same_origin};
+use super::{DowngradeRefused, RedirectHistory, TooManyRedirects, UnsupportedScheme};
+use crate::BoxError;
+use crate::body::ReplayBody;
+use crate::connect::EffectiveUri;
+
+/// The most bytes of a redirect response's body read (and thrown away) so that its
+/// connection can be reused; a longer body is dropped, which closes the connection.
+pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
+
+pin_project_lite::pin_project! {
+    /// The future of a [`FollowRedirect`](super::FollowRedirect) call.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S, B, P, ResB>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S::Future, ResB, B>,
+        session: Session<S, B, P>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, ResB, B> {
+        /// A hop is in flight.
+        Calling {
+            #[pin]
+            future: F,
+        },
+        /// The redirect response's body is read to its end so its connection can go back
+        /// to the pool; `next` is sent after.
+        Draining {
+            #[pin]
+            body: ResB,
+            read: usize,
+            next: Option<Request<B>>,
+        },
+        /// The next hop waits for the service to be ready.
+        Ready {
+            next: Option<Request<B>>,
+        },
+    }
+}
+
+/// What a request's chain of redirects needs between hops.
+pub(super) struct Session<S, B, P> {
+    service: S,
+    policy: P,
+    config: Config,
+    method: Method,
+    /// The URI of the hop in flight.
+    uri: Uri,
+    version: Version,
+    /// The headers for the next hop: the caller's, less what redirects removed.
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Replay<B>,
+    history: Vec<Hop>,
+    /// Credentials were removed, for good.
+    stripped: bool,
+    fragment: Option<String>,
+}
+
+/// A body to send again when a redirect keeps the method.
+pub(super) enum Replay<B> {
+    /// The request has no body any more (it was turned into GET).
+    Empty,
+    /// A copy of the caller's body.
+    Copy(B),
+    /// The body could not be copied, or the policy said it never resends it.
+    Unavailable,
+}
+
+enum Step<ResB, B> {
+    /// The response goes to the caller.
+    Done(Response<ResB>),
+    Fail(BoxError),
+    /// Follow the redirect: drain `body`, then send `next`.
+    Follow {
+        body: ResB,
+        next: Request<B>,
+    },
+}
+
+impl<S, B, P> Session<S, B, P> {
+    pub(super) fn new(
+        service: S,
+        policy: P,
+        config: Config,
+        request: &Request<B>,
+        body: Replay<B>,
+    ) -> Session<S, B, P> {
+        Session {
+            service,
+            policy,
+            config,
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+            body,
+            history: Vec::new(),
+            stripped: false,
+            fragment: None,
+        }
+    }
+
+    /// Marks `response` as the final one.
+    fn finish<ResB>(&mut self, mut response: Response<ResB>) -> Response<ResB> {
+        let extensions = response.extensions_mut();
+        extensions.insert(EffectiveUri(mem::take(&mut self.uri)));
+        if !self.history.is_empty() {
+            extensions.insert(RedirectHistory::new(
+                mem::take(&mut self.history),
+                self.fragment.take(),
+            ));
+        }
+        response
+    }
+
+    fn strip_credentials(&mut self) {
+        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+            self.headers.remove(name);
+        }
+        if let Some(names) = &self.config.sensitive {
+            for name in names.iter() {
+                self.headers.remove(name);
+            }
+        }
+        self.stripped = true;
+    }
+}
+
+impl<S, B, P> Session<S, B, P>
+where
+    P: Policy,
+    B: ReplayBody + Default,
+{
+    /// Decides what to do with the response to the hop in flight.
+    fn step<ResB>(&mut self, response: Response<ResB>) -> Step<ResB, B> {
+        let status = response.status();
+        if !is_redirect(status) {
+            return Step::Done(self.finish(response));
+        }
+        let Some(location) = response.headers().get(LOCATION) else {
+            return Step::Done(self.finish(response));
+        };
+        let target = match resolve(&self.uri, self.fragment.as_deref(), location.as_bytes()) {
+            Ok(target) => target,
+            Err(ResolveError::Unusable) => return Step::Done(self.finish(response)),
+            Err(ResolveError::Scheme(scheme)) => {
+                return Step::Fail(Box::new(UnsupportedScheme::new(scheme, self.uri.clone())));
+            }
+        };
+        let action = self.policy.redirect(&Attempt {
+            status,
+            method: &self.method,
+            uri: &self.uri,
+            location: &target.uri,
+            headers: response.headers(),
+            redirects: self.history.len(),
+        });
+        let keep_method = match action {
+            Action::Follow => true,
+            Action::FollowAsGet => false,
+            Action::Stop => return Step::Done(self.finish(response)),
+            Action::Fail(err) => return Step::Fail(err),
+        };
+        let body = if keep_method {
+            let copy = match &self.body {
+                Replay::Empty => Some(B::default()),
+                Replay::Copy(body) => body.try_replay(),
+                Replay::Unavailable => None,
+            };
+            match copy {
+                Some(body) => body,
+                // The body cannot be sent again: the caller gets the redirect.
+                None => return Step::Done(self.finish(response)),
+            }
+        } else {
+            B::default()
+        };
+
+        let (parts, response_body) = response.into_parts();
+        if self.history.len() >= self.config.max_redirects {
+            let method = self.method.clone();
+            let uri = mem::take(&mut self.uri);
+            self.history
+                .push(Hop::new(method, uri, status, parts.headers));
+            let history = RedirectHistory::new(mem::take(&mut self.history), target.fragment);
+            return Step::Fail(Box::new(TooManyRedirects::new(
+                self.config.max_redirects,
+                history,
+            )));
+        }
+        if !self.config.https_downgrade && is_https(&self.uri) && is_http(&target.uri) {
+            let from = mem::take(&mut self.uri);
+            return Step::Fail(Box::new(DowngradeRefused::new(from, target.uri)));
+        }
+
+        let previous_uri = mem::replace(&mut self.uri, target.uri);
+        let method = match (keep_method, &self.method) {
+            (true, method) => method.clone(),
+            (false, &Method::HEAD) => Method::HEAD,
+            (false, _) => Method::GET,
+        };
+        let previous_method = mem::replace(&mut self.method, method);
+        if !same_authority(&previous_uri, &self.uri) {
+            // A `Host` the caller set named the previous authority.
+            self.headers.remove(HOST);
+        }
+        self.history.push(Hop::new(
+            previous_method,
+            previous_uri,
+            status,
+            parts.headers,
+        ));
+        if !keep_method {
+            remove_body_headers(&mut self.headers);
+            self.body = Replay::Empty;
+        }
+        let left_first_origin = self
+            .history
+            .first()
+            .is_some_and(|first| !same_origin(first.uri(), &self.uri));
+        if !self.stripped && left_first_origin {
+            self.strip_credentials();
+        }
+        if target.fragment.is_some() {
+            self.fragment = target.fragment;
+        }
+        self.policy.on_follow(&self.uri, &mut self.headers);
+
+        let mut next = Request::new(body);
+        *next.method_mut() = self.method.clone();
+        *next.uri_mut() = self.uri.clone();
+        *next.version_mut() = self.version;
+        *next.headers_mut() = self.headers.clone();
+        *next.extensions_mut() = self.extensions.clone();
+        Step::Follow {
+            body: response_body,
+            next,
+        }
+    }
+}
+
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// Removes the headers that describe a body: every `Content-*` and `Transfer-Encoding`.
+fn remove_body_headers(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("content-"))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+    headers.remove(TRANSFER_ENCODING);
+}
+
+impl<S, B, P, ResB> ResponseFuture<S, B, P, ResB>
+where
+    S: Service<Request<B>>,
+{
+    pub(super) fn start(mut session: Session<S, B, P>, request: Request<B>) -> Self {
+        let future = session.service.call(request);
+        ResponseFuture {
+            state: State::Calling { future },
+            session,
+        }
+    }
+}
+
+impl<S, B, P, ResB> Future for ResponseFuture<S, B, P, ResB>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+    S::Error: Into<BoxError>,
+    P: Policy,
+    B: ReplayBody + Default,
+    ResB: HttpBody,
+{
+    type Output = Result<Response<ResB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { future } => {
+                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
+                    match this.session.step(response) {
+                        Step::Done(response) => return Poll::Ready(Ok(response)),
+                        Step::Fail(err) => return Poll::Ready(Err(err)),
+                        Step::Follow { body, next } => {
+                            let next = Some(next);
+                            if body.size_hint().lower() > DRAIN_LIMIT as u64 {
+                                // Too long to be worth reading: dropping it closes the
+                                // connection.
+                                drop(body);
+                                this.state.set(State::Ready { next });
+                            } else {
+                                this.state.set(State::Draining {
+                                    body,
+                                    read: 0,
+                                    next,
+                                });
+                            }
+                        }
+                    }
+                }
+                StateProj::Draining {
+                    mut body,
+                    read,
+                    next,
+                } => {
+                    while !body.is_end_stream() {
+                        match ready!(body.as_mut().poll_frame(cx)) {
+                            Some(Ok(frame)) => {
+                                if let Some(data) = frame.data_ref() {
+                                    *read += data.remaining();
+                                    if *read > DRAIN_LIMIT {
+                                        break;
+                                    }
+                                }
+                            }
+                            // A failed body only costs its connection.
+                            Some(Err(_)) | None => break,
+                        }
+                    }
+                    let next = next.take();
+                    this.state.set(State::Ready { next });
+                }
+                StateProj::Ready { next } => {
+                    ready!(this.session.service.poll_ready(cx)).map_err(Into::into)?;
+                    let Some(request) = next.take() else {
+                        return Poll::Ready(Err("redirect future polled after completion".into()));
+                    };
+                    let future = this.session.service.call(request);
+                    this.state.set(State::Calling { future });
+                }
+            }
+        }
+    }
+}
+
+impl<S, B, P, ResB> fmt::Debug for ResponseFuture<S, B, P, ResB>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("redirect::ResponseFuture")
+            .field("redirects", &self.session.history.len())
+            .finish_non_exhaustive()
+    }
+}
