@@ -35,6 +35,8 @@
 
 pub mod body;
 pub mod connect;
+#[cfg(feature = "cookies")]
+pub mod cookie;
 #[cfg(feature = "decompress")]
 pub mod decompress;
 pub mod error;
