@@ -101,6 +101,22 @@ impl Error {
         Error::from_boxed(err, Kind::Body)
     }
 
+    /// Turns the error of a stack of layers into a towline [`Error`]: an `Error` inside
+    /// the box is returned as it is, a layer's own failure gets its kind (redirect,
+    /// decode), anything else [`Kind::Request`].
+    #[cfg(feature = "client")]
+    pub(crate) fn from_service(err: BoxError) -> Error {
+        #[cfg(feature = "redirect")]
+        if crate::redirect::is_redirect_error(&*err) {
+            return Error::from_boxed(err, Kind::Redirect);
+        }
+        #[cfg(feature = "decompress")]
+        if is_decode_error(&*err) {
+            return Error::from_boxed(err, Kind::Decode);
+        }
+        Error::from_boxed(err, Kind::Request)
+    }
+
     /// The class of this error.
     pub fn kind(&self) -> Kind {
         self.inner.kind

@@ -34,6 +34,8 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod body;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod connect;
 #[cfg(feature = "cookies")]
 pub mod cookie;
@@ -48,4 +50,6 @@ pub mod retry;
 pub mod tls;
 
 pub use body::Body;
+#[cfg(feature = "client")]
+pub use client::{Client, Response};
 pub use error::{BoxError, Error, Kind, Result};

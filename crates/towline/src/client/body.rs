@@ -1,0 +1,136 @@
+//! The client's response body: the stack's body, with the request deadline and the
+//! read-idle timeout applied, and errors as towline errors.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::stack::InnerBody;
+use crate::error::{Error, Kind, TimedOut};
+
+/// The body of a [`Client`](super::Client) response.
+///
+/// Streams as it is polled; dropping it closes the exchange. It fails with an error
+/// whose [`is_timeout()`](Error::is_timeout) is true when the request's deadline
+/// passes, or when no data arrives for the client's
+/// [`read_timeout`](super::ClientBuilder::read_timeout).
+pub struct ResponseBody {
+    inner: InnerBody,
+    deadline: Option<Pin<Box<Sleep>>>,
+    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    done: bool,
+}
+
+pub(super) fn wrap(
+    response: http::Response<InnerBody>,
+    deadline: Option<Instant>,
+    read_timeout: Option<Duration>,
+) -> http::Response<ResponseBody> {
+    response.map(|inner| {
+        let done = inner.is_end_stream();
+        ResponseBody {
+            inner,
+            deadline: deadline
+                .filter(|_| !done)
+                .map(|at| Box::pin(tokio::time::sleep_until(at))),
+            idle: read_timeout
+                .filter(|_| !done)
+                .map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+            done,
+        }
+    })
+}
+
+impl ResponseBody {
+    /// A body with nothing in it.
+    pub fn empty() -> ResponseBody {
+        use http_body_util::BodyExt;
+        ResponseBody {
+            inner: http_body_util::Empty::new()
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+            deadline: None,
+            idle: None,
+            done: true,
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some((after, sleep)) = &mut this.idle {
+                    sleep.as_mut().reset(Instant::now() + *after);
+                }
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(Error::from_body(e))));
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        let expired = if this
+            .deadline
+            .as_mut()
+            .is_some_and(|d| d.as_mut().poll(cx).is_ready())
+        {
+            Some("the request")
+        } else if this
+            .idle
+            .as_mut()
+            .is_some_and(|(_, s)| s.as_mut().poll(cx).is_ready())
+        {
+            Some("reading the body (no data within the read timeout)")
+        } else {
+            None
+        };
+        match expired {
+            Some(what) => {
+                this.done = true;
+                Poll::Ready(Some(Err(Error::new(
+                    Kind::Timeout,
+                    Some(Box::new(TimedOut::new(what))),
+                ))))
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("client::ResponseBody")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}

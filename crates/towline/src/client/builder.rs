@@ -1,0 +1,405 @@
+//! Configuring a [`Client`].
+
+use std::fmt;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+
+use super::{Client, Shared, stack};
+use crate::connect::{self, Connector};
+use crate::error::Error;
+
+/// Which redirects a [`Client`] follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectPolicy {
+    /// None: 3xx responses are handed back as they are.
+    None,
+    /// Twisted's `RedirectAgent`: GET and HEAD follow 301, 302, 307 and 308; 303
+    /// becomes GET; other methods get the 3xx back. See
+    /// [`redirect::Strict`](crate::redirect::Strict).
+    #[default]
+    Strict,
+    /// Twisted's `BrowserLikeRedirectAgent`: POST on 301, 302 and 303 becomes GET, the
+    /// rest follows. See [`redirect::BrowserLike`](crate::redirect::BrowserLike).
+    BrowserLike,
+}
+
+/// The redirect policy the client's layer runs: one of towline's, chosen at build.
+#[cfg(feature = "redirect")]
+#[derive(Clone, Debug)]
+pub(crate) enum ClientPolicy {
+    Strict(crate::redirect::Strict),
+    BrowserLike(crate::redirect::BrowserLike),
+}
+
+#[cfg(feature = "redirect")]
+impl crate::redirect::Policy for ClientPolicy {
+    fn redirect(&mut self, attempt: &crate::redirect::Attempt<'_>) -> crate::redirect::Action {
+        match self {
+            ClientPolicy::Strict(p) => p.redirect(attempt),
+            ClientPolicy::BrowserLike(p) => p.redirect(attempt),
+        }
+    }
+
+    fn resends_body(&self, method: &http::Method) -> bool {
+        match self {
+            ClientPolicy::Strict(p) => p.resends_body(method),
+            ClientPolicy::BrowserLike(p) => p.resends_body(method),
+        }
+    }
+}
+
+/// Configures and builds a [`Client`]. Every setter says its default.
+pub struct ClientBuilder {
+    connector: connect::Builder,
+    default_headers: HeaderMap,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    retry: bool,
+    redirect: RedirectPolicy,
+    max_redirects: usize,
+    https_downgrade: bool,
+    gzip: bool,
+    deflate: bool,
+    decoded_limit: Option<u64>,
+    #[cfg(feature = "tls")]
+    tls: Option<Result<crate::tls::TlsConfig, Error>>,
+    #[cfg(feature = "cookies")]
+    cookies: Option<crate::cookie::Jar>,
+    errors: Vec<Error>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("connector", &self.connector)
+            .field("default_headers", &self.default_headers)
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retry", &self.retry)
+            .field("redirect", &self.redirect)
+            .field("max_redirects", &self.max_redirects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with every default.
+    pub fn new() -> ClientBuilder {
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("towline/", env!("CARGO_PKG_VERSION"))),
+        );
+        ClientBuilder {
+            connector: Connector::builder(),
+            default_headers,
+            timeout: None,
+            read_timeout: None,
+            retry: true,
+            redirect: RedirectPolicy::Strict,
+            max_redirects: 20,
+            https_downgrade: true,
+            gzip: true,
+            deflate: true,
+            decoded_limit: Some(256 * 1024 * 1024),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "cookies")]
+            cookies: Some(crate::cookie::Jar::new()),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Configures the connection pool and connector directly; the other pool setters
+    /// of this builder act on the same configuration.
+    ///
+    /// Default is [`connect::Builder::new()`].
+    pub fn connector(
+        mut self,
+        configure: impl FnOnce(connect::Builder) -> connect::Builder,
+    ) -> Self {
+        self.connector = configure(self.connector);
+        self
+    }
+
+    /// Whether connections are kept for reuse. Default is `true`.
+    pub fn persistent(self, on: bool) -> Self {
+        self.connector(|c| c.persistent(on))
+    }
+
+    /// How many idle connections to keep per host. Default is 32.
+    pub fn max_idle_per_host(self, n: usize) -> Self {
+        self.connector(|c| c.max_idle_per_host(n))
+    }
+
+    /// How long an idle connection is kept; `None` keeps it until the server closes
+    /// it. Default is 90 seconds.
+    pub fn pool_idle_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout = timeout.into();
+        self.connector(|c| c.idle_timeout(timeout))
+    }
+
+    /// The most connections open at once to one host; `None` sets no limit. Default is
+    /// `None`.
+    pub fn max_connections_per_host(self, n: impl Into<Option<usize>>) -> Self {
+        let n = n.into();
+        self.connector(|c| c.max_connections_per_host(n))
+    }
+
+    /// How long opening a connection may take; `None` waits as long as the dialer.
+    /// Default is 30 seconds.
+    pub fn connect_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout = timeout.into();
+        self.connector(|c| c.connect_timeout(timeout))
+    }
+
+    /// How long a whole request may take, from sending it to the end of its response
+    /// body; `None` sets no limit. [`RequestBuilder::timeout`](super::RequestBuilder::timeout)
+    /// overrides it per request.
+    ///
+    /// Default is `None`.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
+        self
+    }
+
+    /// How long a response body may go without producing data; `None` sets no limit.
+    ///
+    /// Default is `None`.
+    pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.read_timeout = timeout.into();
+        self
+    }
+
+    /// A header sent with every request that does not set it itself.
+    ///
+    /// Default is a `User-Agent` of `towline/<version>` and nothing else.
+    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.default_headers.insert(name, value);
+        self
+    }
+
+    /// Replaces every default header (the `User-Agent` included).
+    ///
+    /// Default is a `User-Agent` of `towline/<version>`.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// The `User-Agent` header. An invalid value is reported by [`build`](Self::build).
+    ///
+    /// Default is `towline/<version>`.
+    pub fn user_agent(mut self, value: impl AsRef<str>) -> Self {
+        match HeaderValue::from_str(value.as_ref()) {
+            Ok(value) => {
+                self.default_headers.insert(USER_AGENT, value);
+            }
+            Err(_) => self.errors.push(Error::invalid_request(
+                "the User-Agent is not a valid header value",
+            )),
+        }
+        self
+    }
+
+    /// The cookie jar: cookies the servers set are stored in it and sent back
+    /// (RFC 6265, public suffixes refused). Share one jar between clients by passing
+    /// clones; save and load it with [`Jar::save`](crate::cookie::Jar::save) and
+    /// [`Jar::load`](crate::cookie::Jar::load).
+    ///
+    /// Default is a new, empty in-memory jar for each client.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_jar(mut self, jar: crate::cookie::Jar) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
+    /// Whether cookies are stored and sent at all.
+    ///
+    /// Default is `true`.
+    #[cfg(feature = "cookies")]
+    pub fn cookies(mut self, on: bool) -> Self {
+        match (on, self.cookies.is_some()) {
+            (false, _) => self.cookies = None,
+            (true, false) => self.cookies = Some(crate::cookie::Jar::new()),
+            (true, true) => {}
+        }
+        self
+    }
+
+    /// Whether a request that failed on a stale pooled connection is sent again once,
+    /// when that is safe (see [`retry`](crate::retry)).
+    ///
+    /// Default is `true`.
+    pub fn retry_stale(mut self, on: bool) -> Self {
+        self.retry = on;
+        self
+    }
+
+    /// Which redirects to follow.
+    ///
+    /// Default is [`RedirectPolicy::Strict`].
+    pub fn redirect(mut self, policy: RedirectPolicy) -> Self {
+        self.redirect = policy;
+        self
+    }
+
+    /// The most redirects followed for one request; one more fails with
+    /// [`TooManyRedirects`](crate::redirect::TooManyRedirects).
+    ///
+    /// Default is 20.
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Whether a redirect from https to http is followed (with credentials removed) or
+    /// fails.
+    ///
+    /// Default is `true` (followed).
+    pub fn https_downgrade(mut self, allow: bool) -> Self {
+        self.https_downgrade = allow;
+        self
+    }
+
+    /// Whether gzip bodies are decoded (and `gzip` offered in `Accept-Encoding`).
+    ///
+    /// Default is `true`.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// Whether deflate bodies are decoded (and `deflate` offered).
+    ///
+    /// Default is `true`.
+    pub fn deflate(mut self, on: bool) -> Self {
+        self.deflate = on;
+        self
+    }
+
+    /// The most bytes a body may decode to; `None` sets no limit (a decompression bomb
+    /// can then fill memory).
+    ///
+    /// Default is 256 MiB.
+    pub fn decoded_limit(mut self, limit: impl Into<Option<u64>>) -> Self {
+        self.decoded_limit = limit.into();
+        self
+    }
+
+    /// The TLS configuration for every host, or a per-host policy.
+    ///
+    /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new): the bundled web PKI
+    /// roots, ALPN `h2` and `http/1.1`.
+    #[cfg(feature = "tls")]
+    pub fn tls(self, policy: impl crate::tls::TlsPolicy) -> Self {
+        self.connector(|c| c.tls(policy))
+    }
+
+    /// Builds the TLS configuration from a [`TlsConfigBuilder`](crate::tls::TlsConfigBuilder);
+    /// its errors are reported by [`build`](Self::build).
+    ///
+    /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, builder: crate::tls::TlsConfigBuilder) -> Self {
+        self.tls = Some(builder.build());
+        self
+    }
+
+    /// Speaks HTTP/2 straight away on `http://` connections (h2c).
+    ///
+    /// Default is `false`.
+    #[cfg(feature = "http2")]
+    pub fn http2_prior_knowledge(self, on: bool) -> Self {
+        self.connector(|c| c.http2_prior_knowledge(on))
+    }
+
+    /// Builds the client, or reports the first invalid setting.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(err) = self.errors.into_iter().next() {
+            return Err(err);
+        }
+        #[allow(unused_mut)]
+        let mut connector = self.connector;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            connector = connector.tls(tls?);
+        }
+        let connector = connector.build();
+        #[cfg(feature = "cookies")]
+        let jar = self.cookies.clone();
+        let layers = stack::Layers {
+            retry: self.retry,
+            #[cfg(feature = "cookies")]
+            cookies: self.cookies,
+            #[cfg(feature = "redirect")]
+            redirect: redirect_layer(self.redirect, self.max_redirects, self.https_downgrade),
+            #[cfg(feature = "decompress")]
+            decompress: decompress_layer(self.gzip, self.deflate, self.decoded_limit),
+        };
+        #[cfg(not(feature = "redirect"))]
+        let _ = (self.redirect, self.max_redirects, self.https_downgrade);
+        #[cfg(not(feature = "decompress"))]
+        let _ = (self.gzip, self.deflate, self.decoded_limit);
+        let stack = stack::build(connector.clone(), layers);
+        Ok(Client {
+            stack,
+            shared: std::sync::Arc::new(Shared {
+                connector,
+                default_headers: self.default_headers,
+                timeout: self.timeout,
+                read_timeout: self.read_timeout,
+                #[cfg(feature = "cookies")]
+                jar,
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "redirect")]
+fn redirect_layer(
+    policy: RedirectPolicy,
+    max: usize,
+    downgrade: bool,
+) -> Option<crate::redirect::FollowRedirectLayer<ClientPolicy>> {
+    let policy = match policy {
+        RedirectPolicy::None => return None,
+        RedirectPolicy::Strict => ClientPolicy::Strict(crate::redirect::Strict),
+        RedirectPolicy::BrowserLike => ClientPolicy::BrowserLike(crate::redirect::BrowserLike),
+    };
+    Some(
+        crate::redirect::FollowRedirectLayer::with_policy(policy)
+            .max_redirects(max)
+            .https_downgrade(downgrade),
+    )
+}
+
+#[cfg(feature = "decompress")]
+fn decompress_layer(
+    gzip: bool,
+    deflate: bool,
+    limit: Option<u64>,
+) -> Option<crate::decompress::DecompressionLayer> {
+    if !gzip && !deflate {
+        return None;
+    }
+    #[allow(unused_mut)]
+    let mut layer = crate::decompress::DecompressionLayer::new().limit(limit);
+    #[cfg(feature = "gzip")]
+    {
+        layer = layer.gzip(gzip);
+    }
+    #[cfg(feature = "deflate")]
+    {
+        layer = layer.deflate(deflate);
+    }
+    Some(layer)
+}

@@ -1,0 +1,262 @@
+//! The `Client` facade: every layer stacked once, with good defaults.
+//!
+//! [`Client`] is what most programs want: one cheaply cloned, `Send + Sync` value that
+//! follows redirects, keeps cookies, decodes gzip and deflate, retries a request once when a pooled
+//! connection turns out to be dead, verifies TLS, pools connections, and sends a
+//! `User-Agent` of `towline/<version>`. It is itself a
+//! `tower::Service<http::Request<Body>>`, so tower-http's layers and tower's utilities
+//! wrap it like any other service.
+//!
+//! The stack it builds, top to bottom (see `DESIGN.md`): request timeout and default
+//! headers → [`Decompression`](crate::decompress::Decompression) →
+//! [`FollowRedirect`](crate::redirect::FollowRedirect) →
+//! [`Cookies`](crate::cookie::Cookies) (a [`Jar`](crate::cookie::Jar) of its own) →
+//! [`RetryStale`](crate::retry::RetryStale) → [`Connector`].
+//! It is boxed once, here; the layers themselves never box.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), towline::Error> {
+//! # let server = towline_test::TestServer::start(|req| match req.path() {
+//! #     "/old" => towline_test::Reply::new(301).header("location", "/new"),
+//! #     _ => towline_test::Reply::text("{\"hello\":\"world\"}"),
+//! # }).await;
+//! # let url = server.url("/old");
+//! let client = towline::Client::new();
+//! let response = client.get(&url).header("accept", "application/json").send().await?;
+//! assert_eq!(response.status(), 200);
+//! assert!(response.effective_uri().path().ends_with("/new"));
+//! assert_eq!(response.history().map(|h| h.len()), Some(1));
+//! let text = response.text().await?;
+//! assert_eq!(text, r#"{"hello":"world"}"#);
+//! # Ok(()) }
+//! ```
+//!
+//! Configured:
+//!
+//! ```
+//! use std::time::Duration;
+//! use towline::client::{Client, RedirectPolicy};
+//!
+//! # fn main() -> Result<(), towline::Error> {
+//! let client = Client::builder()
+//!     .timeout(Duration::from_secs(10))
+//!     .connect_timeout(Duration::from_secs(3))
+//!     .read_timeout(Duration::from_secs(5))
+//!     .redirect(RedirectPolicy::BrowserLike)
+//!     .max_redirects(5)
+//!     .max_idle_per_host(8)
+//!     .user_agent("my-app/1.0")
+//!     .build()?;
+//! # let _ = client;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod builder;
+mod request;
+mod response;
+mod stack;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderMap, Method, Request, Uri};
+use tower_service::Service;
+
+use crate::body::Body;
+use crate::connect::{Connector, PoolStats};
+use crate::error::Error;
+
+pub use body::ResponseBody;
+pub use builder::{ClientBuilder, RedirectPolicy};
+pub use request::RequestBuilder;
+pub use response::Response;
+
+use stack::{BoxedResponse, Stack};
+
+/// An HTTP client with every layer on. See the [module docs](self).
+///
+/// Cheap to clone: clones share the connection pool and the configuration.
+#[derive(Clone)]
+pub struct Client {
+    stack: Arc<dyn Stack>,
+    shared: Arc<Shared>,
+}
+
+/// What every request of a client shares.
+struct Shared {
+    connector: Connector,
+    default_headers: HeaderMap,
+    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    #[cfg(feature = "cookies")]
+    jar: Option<crate::cookie::Jar>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("timeout", &self.shared.timeout)
+            .field("read_timeout", &self.shared.read_timeout)
+            .field("pool", &self.shared.connector.pool_stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+/// A per-request timeout, set by [`RequestBuilder::timeout`]; it replaces the client's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestTimeout(pub(crate) Duration);
+
+impl Client {
+    /// A client with every default: see [`ClientBuilder`] for what they are.
+    pub fn new() -> Client {
+        // The defaults take no input that could be refused.
+        Client::builder()
+            .build()
+            .expect("the default client configuration always builds")
+    }
+
+    /// A builder to configure every layer.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// Starts a GET request.
+    pub fn get<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        self.request(Method::GET, uri)
+    }
+
+    /// Starts a POST request.
+    pub fn post<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        self.request(Method::POST, uri)
+    }
+
+    /// Starts a PUT request.
+    pub fn put<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        self.request(Method::PUT, uri)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        self.request(Method::DELETE, uri)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        self.request(Method::HEAD, uri)
+    }
+
+    /// Starts a request with any method.
+    pub fn request<U: TryInto<Uri>>(&self, method: Method, uri: U) -> RequestBuilder
+    where
+        U::Error: Into<http::Error>,
+    {
+        RequestBuilder::new(self.clone(), method, uri)
+    }
+
+    /// Sends a request built elsewhere and returns the response with its helpers.
+    pub async fn execute(&self, request: Request<Body>) -> Result<Response, Error> {
+        self.dispatch(request).await.map(Response::new)
+    }
+
+    /// Counters of the connection pool.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.shared.connector.pool_stats()
+    }
+
+    /// The client's cookie jar, unless cookies are off.
+    #[cfg(feature = "cookies")]
+    pub fn cookie_jar(&self) -> Option<&crate::cookie::Jar> {
+        self.shared.jar.as_ref()
+    }
+
+    /// Closes every idle pooled connection now.
+    pub fn close_idle(&self) {
+        self.shared.connector.close_idle();
+    }
+
+    /// Runs one request through the stack with the client's defaults and timeouts.
+    fn dispatch(&self, mut request: Request<Body>) -> ResponseFuture {
+        for (name, value) in &self.shared.default_headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        let timeout = request
+            .extensions()
+            .get::<RequestTimeout>()
+            .map(|t| t.0)
+            .or(self.shared.timeout);
+        let params = stack::Params {
+            deadline: timeout.map(|t| (tokio::time::Instant::now() + t, request.uri().clone())),
+            read_timeout: self.shared.read_timeout,
+        };
+        let inner = self.stack.call(request, params);
+        ResponseFuture { inner }
+    }
+}
+
+impl Service<Request<Body>> for Client {
+    type Response = http::Response<ResponseBody>;
+    type Error = Error;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> ResponseFuture {
+        self.dispatch(request)
+    }
+}
+
+/// The future of a [`Client`] call.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    inner: BoxedResponse,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<http::Response<ResponseBody>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("client::ResponseFuture")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! A [`Client`](super::Client) response and its helpers.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use bytes::Bytes;
+use http::Uri;
+use http::header::CONTENT_TYPE;
+use http_body_util::BodyExt;
+
+use super::ResponseBody;
+use crate::body::{read_body, read_body_limited};
+use crate::connect::{ConnectionInfo, EffectiveUri};
+use crate::error::{Error, Kind, Message};
+
+/// A response: an `http::Response` (it derefs to one) with reading helpers.
+pub struct Response {
+    inner: http::Response<ResponseBody>,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.inner.status())
+            .field("version", &self.inner.version())
+            .field("headers", self.inner.headers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deref for Response {
+    type Target = http::Response<ResponseBody>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl DerefMut for Response {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+impl From<Response> for http::Response<ResponseBody> {
+    fn from(response: Response) -> Self {
+        response.inner
+    }
+}
+
+impl Response {
+    pub(super) fn new(inner: http::Response<ResponseBody>) -> Response {
+        Response { inner }
+    }
+
+    /// The `http::Response` itself.
+    pub fn into_inner(self) -> http::Response<ResponseBody> {
+        self.inner
+    }
+
+    /// The URI the response came from, after redirects.
+    pub fn effective_uri(&self) -> &Uri {
+        static EMPTY: std::sync::OnceLock<Uri> = std::sync::OnceLock::new();
+        match self.inner.extensions().get::<EffectiveUri>() {
+            Some(uri) => &uri.0,
+            None => EMPTY.get_or_init(|| Uri::from_static("/")),
+        }
+    }
+
+    /// The redirects followed before this response, if any.
+    #[cfg(feature = "redirect")]
+    pub fn history(&self) -> Option<&crate::redirect::RedirectHistory> {
+        self.inner.extensions().get()
+    }
+
+    /// The connection the response came over: fresh or reused, addresses, TLS.
+    pub fn connection_info(&self) -> Option<&ConnectionInfo> {
+        self.inner.extensions().get()
+    }
+
+    /// Reads the whole body.
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        read_body(self.inner.into_body()).await
+    }
+
+    /// Reads the whole body, failing once it passes `limit` bytes.
+    pub async fn bytes_limited(self, limit: usize) -> Result<Bytes, Error> {
+        read_body_limited(self.inner.into_body(), limit).await
+    }
+
+    /// Reads the whole body as text, decoded by the `charset` of `Content-Type`.
+    ///
+    /// UTF-8 (the default when none is named), US-ASCII and ISO-8859-1 are decoded;
+    /// invalid UTF-8 sequences become U+FFFD. Another charset is an error: read the
+    /// [`bytes`](Self::bytes) and decode them yourself.
+    pub async fn text(self) -> Result<String, Error> {
+        let charset = self
+            .inner
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(charset_of)
+            .map(|c| c.to_ascii_lowercase());
+        let bytes = self.bytes().await?;
+        match charset.as_deref() {
+            None | Some("utf-8" | "utf8" | "us-ascii" | "ascii") => {
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            Some("iso-8859-1" | "latin1" | "l1" | "iso_8859-1") => {
+                Ok(bytes.iter().map(|&b| char::from(b)).collect())
+            }
+            Some(_) => Err(Error::new(
+                Kind::Decode,
+                Some(Box::new(Message(
+                    "the body's charset is not one towline decodes (UTF-8, US-ASCII, ISO-8859-1)",
+                ))),
+            )),
+        }
+    }
+
+    /// Reads the whole body as JSON.
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::new(Kind::Decode, Some(Box::new(e))))
+    }
+
+    /// The next chunk of the body, or `None` at its end: for streaming without
+    /// holding the whole body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            match self.inner.body_mut().frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` value.
+fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::charset_of;
+
+    #[test]
+    fn charset_parameter() {
+        assert_eq!(
+            charset_of("text/plain; charset=ISO-8859-1"),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(charset_of("text/html;Charset=\"utf-8\""), Some("utf-8"));
+        assert_eq!(charset_of("application/json"), None);
+    }
+}

@@ -1,0 +1,217 @@
+//! The facade over a loopback server.
+
+use std::time::Duration;
+
+use towline_test::{Fault, Reply, TestServer};
+
+use super::*;
+
+fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+#[test]
+fn client_is_send_sync_clone_and_a_service() {
+    assert_send_sync_clone::<Client>();
+    fn service<S: Service<Request<Body>, Error = Error>>() {}
+    service::<Client>();
+}
+
+#[tokio::test]
+async fn sends_defaults_and_reads_text() {
+    let server = TestServer::start(|req| {
+        Reply::text(req.header("user-agent").unwrap_or("none").to_owned())
+            .header("content-type", "text/plain; charset=ISO-8859-1")
+    })
+    .await;
+    let client = Client::new();
+    let text = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("response")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(text, concat!("towline/", env!("CARGO_PKG_VERSION")));
+    let custom = client
+        .get(server.url("/"))
+        .header("user-agent", "mine")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(custom.bytes().await.expect("body"), "mine");
+}
+
+#[tokio::test]
+async fn form_auth_and_body() {
+    let server = TestServer::start(|req| {
+        let auth = req.header("authorization").unwrap_or("").to_owned();
+        let ctype = req.header("content-type").unwrap_or("").to_owned();
+        Reply::text(format!(
+            "{auth}|{ctype}|{}",
+            String::from_utf8_lossy(&req.body)
+        ))
+    })
+    .await;
+    let client = Client::new();
+    let got = client
+        .post(server.url("/"))
+        .basic_auth("aladdin", Some("opensesame"))
+        .form(&[("a", "1 2"), ("b", "&")])
+        .send()
+        .await
+        .expect("response")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        got,
+        "Basic YWxhZGRpbjpvcGVuc2VzYW1l|application/x-www-form-urlencoded|a=1+2&b=%26"
+    );
+}
+
+#[tokio::test]
+async fn the_request_timeout_and_the_read_timeout_fire() {
+    let server = TestServer::start(|req| match req.path() {
+        "/slow-head" => Reply::text("late").fault(Fault::SlowHeaders(Duration::from_secs(5))),
+        _ => Reply::text(vec![b'x'; 4096]).fault(Fault::SlowBody {
+            chunk: 1024,
+            delay: Duration::from_secs(5),
+        }),
+    })
+    .await;
+    let client = Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let err = client
+        .get(server.url("/slow-head"))
+        .send()
+        .await
+        .expect_err("times out");
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.uri().is_some());
+
+    let client = Client::builder()
+        .read_timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let response = client
+        .get(server.url("/slow-body"))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    // SlowBody delays before the first piece too: the head may or may not be out.
+    match response {
+        Ok(response) => {
+            let err = response.bytes().await.expect_err("read timeout");
+            assert!(err.is_timeout(), "{err}");
+        }
+        Err(err) => panic!("the head came without delay: {err}"),
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_followed_and_decode_happens() {
+    let server = TestServer::start(|req| match req.path() {
+        "/a" => Reply::new(302).header("location", "/b"),
+        "/b" => Reply::new(307).header("location", "/c"),
+        _ => Reply::text("end"),
+    })
+    .await;
+    let client = Client::new();
+    let response = client.get(server.url("/a")).send().await.expect("response");
+    assert_eq!(response.effective_uri().path(), "/c");
+    assert_eq!(response.history().map(|h| h.len()), Some(2));
+    assert!(response.connection_info().is_some_and(|i| i.reused));
+    assert_eq!(response.bytes().await.expect("body"), "end");
+
+    let none = Client::builder()
+        .redirect(RedirectPolicy::None)
+        .build()
+        .expect("client");
+    let response = none.get(server.url("/a")).send().await.expect("response");
+    assert_eq!(response.status(), 302);
+
+    let limited = Client::builder().max_redirects(1).build().expect("client");
+    let err = limited
+        .get(server.url("/a"))
+        .send()
+        .await
+        .expect_err("limit");
+    assert!(err.is_redirect(), "{err}");
+}
+
+#[tokio::test]
+async fn invalid_input_is_reported_by_send() {
+    let client = Client::new();
+    let err = client.get("not a uri").send().await.expect_err("bad uri");
+    assert!(err.is_invalid_request(), "{err}");
+    let err = client
+        .get("http://127.0.0.1:9/")
+        .header("bad header", "x")
+        .send()
+        .await
+        .expect_err("bad header");
+    assert!(err.is_invalid_request(), "{err}");
+    let err = Client::builder()
+        .user_agent("bad\nagent")
+        .build()
+        .expect_err("bad agent");
+    assert!(err.is_invalid_request(), "{err}");
+}
+
+#[cfg(feature = "gzip")]
+#[tokio::test]
+async fn gzip_is_negotiated_and_decoded() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&[b'z'; 10_000]).expect("gzip");
+    let coded = encoder.finish().expect("gzip");
+    let server = TestServer::start(move |req| {
+        assert_eq!(req.header("accept-encoding"), Some("gzip, deflate"));
+        Reply::text(coded.clone()).header("content-encoding", "gzip")
+    })
+    .await;
+    let body = Client::new()
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("response")
+        .bytes()
+        .await
+        .expect("decoded");
+    assert_eq!(body.len(), 10_000);
+    server.assert_no_panics();
+}
+
+#[cfg(feature = "cookies")]
+#[tokio::test]
+async fn cookies_set_on_a_redirect_reach_the_next_hop() {
+    let server = TestServer::start(|req| match req.path() {
+        "/login" => Reply::new(302)
+            .header("location", "/home")
+            .header("set-cookie", "session=abc; Path=/; HttpOnly"),
+        _ => Reply::text(req.header("cookie").unwrap_or("no cookie").to_owned()),
+    })
+    .await;
+    let client = Client::new();
+    let body = client
+        .get(server.url("/login"))
+        .send()
+        .await
+        .expect("response")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(body, "session=abc");
+    assert_eq!(client.cookie_jar().map(|j| j.len()), Some(1));
+    let off = Client::builder().cookies(false).build().expect("client");
+    let body = off
+        .get(server.url("/login"))
+        .send()
+        .await
+        .expect("ok")
+        .text()
+        .await;
+    assert_eq!(body.expect("text"), "no cookie");
+}
