@@ -1,123 +1,208 @@
-//! A tour of towline against a server on 127.0.0.1, started by the tour itself.
+//! A tour of towline against servers on 127.0.0.1 that the tour starts itself.
 //!
 //! Run with `cargo run -p towline-examples --example tour`.
 //!
-//! It sends requests through the base `Connector`: plain GETs that reuse one pooled
-//! connection, request bodies of known and unknown length, a file upload, a bounded
-//! read, and what a truncated body and a refused connection look like as errors.
+//! It walks through what the `Client` does for you — redirects with cookies, gzip,
+//! pooled connections, a streamed upload, a retry after a stale connection, a timeout —
+//! and then what the layers look like when you stack them yourself.
 
+use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Request;
-use tower::ServiceExt;
-use towline::body::{Body, read_body, read_body_limited};
-use towline::connect::{ConnectionInfo, Connector, Framing};
+use tower::{ServiceBuilder, ServiceExt};
+use towline::body::{Body, read_body};
+use towline::connect::Connector;
+use towline::redirect::FollowRedirectLayer;
+use towline::{Client, Error};
 use towline_test::{Fault, Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    encoder.write_all(data).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let server = TestServer::start(|req| match req.path() {
-        "/echo" => Reply::text(req.body.clone()),
-        "/big" => Reply::text(vec![b'x'; 1 << 20]).chunked(16 * 1024),
-        "/cut" => Reply::text("0123456789").fault(Fault::ShortBody { declared: 100 }),
-        path => Reply::text(format!("hello from {path}\n")),
+async fn main() -> Result<(), BoxError> {
+    let report = "towline tour: every line below is something that just happened.\n".repeat(200);
+    let coded = gzip(report.as_bytes());
+    let server = TestServer::start(move |req| match req.path() {
+        "/login" => Reply::new(302)
+            .header("location", "/welcome")
+            .header("set-cookie", "session=tour42; Path=/; HttpOnly"),
+        "/welcome" => Reply::text(format!(
+            "welcome; your request carried the cookie {:?}\n",
+            req.header("cookie").unwrap_or("(none)")
+        )),
+        "/report" => Reply::text(coded.clone()).header("content-encoding", "gzip"),
+        "/upload" => Reply::text(format!(
+            "received {} bytes ({})\n",
+            req.body.len(),
+            if req.chunked {
+                "chunked"
+            } else {
+                "with Content-Length"
+            }
+        )),
+        "/slow" => Reply::text("too late").fault(Fault::SlowHeaders(Duration::from_secs(3))),
+        _ => Reply::text(format!("hello from {}\n", req.path())),
     })
     .await;
-    println!("local server on {}", server.addr());
+    println!("started a local server on {}\n", server.addr());
 
-    let connector = Connector::builder()
-        .idle_timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(5))
-        .build();
+    let client = Client::builder().timeout(Duration::from_secs(10)).build()?;
 
-    println!("\n== three GETs, one connection");
+    println!("== 1. Redirects are followed, cookies kept");
+    let response = client.get(server.url("/login")).send().await?;
+    let hops = response.history().map_or(0, |h| h.len());
+    println!(
+        "GET /login ended at {} after {hops} redirect(s), status {}",
+        response.effective_uri().path(),
+        response.status()
+    );
+    print!("  body: {}", response.text().await?);
+    if let Some(jar) = client.cookie_jar() {
+        for cookie in jar.iter() {
+            println!(
+                "  the jar now holds {}={} for {}",
+                cookie.name(),
+                cookie.value(),
+                cookie.domain()
+            );
+        }
+    }
+
+    println!("\n== 2. gzip is asked for and decoded");
+    let response = client.get(server.url("/report")).send().await?;
+    let on_the_wire = coded_len(&server, "/report").await?;
+    let text = response.text().await?;
+    println!(
+        "the server sent {on_the_wire} gzip bytes; the client read {} plain bytes",
+        text.len()
+    );
+
+    println!("\n== 3. Connections are pooled");
     for path in ["/a", "/b", "/c"] {
-        let request = Request::get(server.url(path)).body(Body::empty())?;
-        let response = connector.clone().oneshot(request).await?;
-        let reused = response
-            .extensions()
-            .get::<ConnectionInfo>()
-            .is_some_and(|info| info.reused);
-        let status = response.status();
-        let body = read_body(response.into_body()).await?;
-        print!(
-            "{status} reused={reused:<5} {}",
-            String::from_utf8_lossy(&body)
-        );
+        let response = client.get(server.url(path)).send().await?;
+        let reused = response.connection_info().is_some_and(|i| i.reused);
+        let body = response.text().await?;
+        print!("  {path}: reused a pooled connection: {reused:<5} — {body}");
+    }
+    let stats = client.pool_stats();
+    println!(
+        "  pool: {} opened, {} reuses, {} idle now",
+        stats.opened, stats.reused, stats.idle
+    );
+
+    println!("\n== 4. A streamed upload");
+    let chunks = ["streamed ", "in ", "three chunks"];
+    let stream = Frames(
+        chunks
+            .iter()
+            .map(|c| Bytes::from_static(c.as_bytes()))
+            .collect(),
+    );
+    let response = client
+        .post(server.url("/upload"))
+        .body(Body::streaming(stream))
+        .send()
+        .await?;
+    print!("  {}", response.text().await?);
+    let response = client
+        .post(server.url("/upload"))
+        .body("a body held in memory")
+        .send()
+        .await?;
+    print!("  {}", response.text().await?);
+
+    println!("\n== 5. A stale pooled connection is retried once");
+    let closing = TestServer::builder()
+        .handler(|req| Reply::text(format!("answered {}\n", req.path())))
+        .close_reused_without_answer(true)
+        .start()
+        .await?;
+    for path in ["/first", "/second"] {
+        let response = client.get(closing.url(path)).send().await?;
+        print!("  GET {path}: {}", response.text().await?);
+    }
+    let dropped = closing.requests().iter().filter(|r| !r.answered).count();
+    println!(
+        "  the server dropped {dropped} request(s) on a reused connection; the client sent \
+         each again on a new one"
+    );
+
+    println!("\n== 6. Timeouts");
+    let started = std::time::Instant::now();
+    let outcome = client
+        .get(server.url("/slow"))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    match outcome {
+        Err(err) if err.is_timeout() => println!(
+            "  GET /slow gave up after {} ms: {err}",
+            started.elapsed().as_millis()
+        ),
+        Err(err) => return Err(err.into()),
+        Ok(response) => println!("  unexpected: answered with {}", response.status()),
     }
 
-    println!("\n== request bodies");
-    let request = Request::post(server.url("/echo")).body(Body::from("known length"))?;
-    let body = read_body(connector.clone().oneshot(request).await?.into_body()).await?;
-    println!("bytes body echoed: {}", String::from_utf8_lossy(&body));
-
-    let stream = http_body_util::StreamBody::new(tokio_stream_of(["streamed ", "in ", "chunks"]));
-    let request = Request::post(server.url("/echo")).body(Body::streaming(stream))?;
-    let body = read_body(connector.clone().oneshot(request).await?.into_body()).await?;
-    println!("chunked body echoed: {}", String::from_utf8_lossy(&body));
-
-    let path = std::env::temp_dir().join(format!("towline-tour-{}.txt", std::process::id()));
-    tokio::fs::write(&path, b"a file, streamed from disk").await?;
-    let request = Request::put(server.url("/echo")).body(Body::from_path(&path).await?)?;
-    let body = read_body(connector.clone().oneshot(request).await?.into_body()).await?;
-    println!("file body echoed: {}", String::from_utf8_lossy(&body));
-    tokio::fs::remove_file(&path).await?;
-
-    println!("\n== reading bodies");
-    let request = Request::get(server.url("/big")).body(Body::empty())?;
-    let response = connector.clone().oneshot(request).await?;
-    println!("framing: {:?}", response.extensions().get::<Framing>());
-    match read_body_limited(response.into_body(), 64 * 1024).await {
-        Ok(_) => println!("unexpected: a 1 MiB body fit in 64 KiB"),
-        Err(err) => println!("bounded read refused it: {err}"),
-    }
-
-    let request = Request::get(server.url("/cut")).body(Body::empty())?;
-    let response = connector.clone().oneshot(request).await?;
-    match read_body(response.into_body()).await {
-        Ok(_) => println!("unexpected: a short body read as complete"),
-        Err(err) => println!("truncated={}: {err}", err.is_truncated()),
-    }
-
-    println!("\n== errors");
+    println!("\n== 7. Errors say what happened");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = closed.local_addr()?.port();
     drop(closed);
-    let request = Request::get(format!("http://127.0.0.1:{port}/")).body(Body::empty())?;
-    if let Err(err) = connector.clone().oneshot(request).await {
-        println!("is_connect={}: {err}", err.is_connect());
+    if let Err(err) = client.get(format!("http://127.0.0.1:{port}/")).send().await {
+        println!("  is_connect={}: {err}", err.is_connect());
     }
-    let request = Request::get("/relative").body(Body::empty())?;
-    if let Err(err) = connector.clone().oneshot(request).await {
-        println!("is_invalid_request={}: {err}", err.is_invalid_request());
+    if let Err(err) = client.get("/no/scheme").send().await {
+        println!("  is_invalid_request={}: {err}", err.is_invalid_request());
     }
 
-    println!("\n== the pool");
-    println!("{:?}", connector.pool_stats());
-    connector.close_idle();
-    println!("after close_idle: {:?}", connector.pool_stats());
+    println!("\n== 8. Or stack the layers yourself");
+    let stack = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new())
+        .service(Connector::new());
+    let request = Request::get(server.url("/login")).body(Body::empty())?;
+    let response = stack.oneshot(request).await?;
+    let body = read_body(response.into_body()).await?;
+    print!(
+        "  FollowRedirect over the bare Connector: {}",
+        String::from_utf8_lossy(&body)
+    );
+
     server.assert_no_panics();
+    closing.assert_no_panics();
+    println!("\nThe tour is over.");
     Ok(())
 }
 
-/// A stream of byte frames, written out so the tour needs no stream crate.
-fn tokio_stream_of(parts: [&'static str; 3]) -> PartsStream {
-    PartsStream(parts.into_iter().collect())
+/// How many bytes the server sends for `path` when gzip is not decoded.
+async fn coded_len(server: &TestServer, path: &str) -> Result<usize, Error> {
+    let raw = Client::builder().gzip(false).deflate(false).build()?;
+    let response = raw
+        .get(server.url(path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    Ok(response.bytes().await?.len())
 }
 
-struct PartsStream(std::collections::VecDeque<&'static str>);
+/// A body of a few chunks whose length is not announced: sent chunked.
+struct Frames(std::collections::VecDeque<Bytes>);
 
-impl futures_core::Stream for PartsStream {
-    type Item = Result<http_body::Frame<Bytes>, std::io::Error>;
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::io::Error;
 
-    fn poll_next(
+    fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        let next = self.0.pop_front();
-        std::task::Poll::Ready(
-            next.map(|s| Ok(http_body::Frame::data(Bytes::from_static(s.as_bytes())))),
-        )
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
     }
 }

@@ -211,8 +211,15 @@ impl http_body::Body for Body {
     fn size_hint(&self) -> SizeHint {
         match self.content_length() {
             Some(n) => SizeHint::with_exact(n),
+            // A stream made with `Body::streaming` is of unknown length even when its
+            // inner body could tell one: keep only the lower bound, so the request goes
+            // chunked as documented.
             None => match &self.kind {
-                Kind::Stream { body, .. } => body.size_hint(),
+                Kind::Stream { body, .. } => {
+                    let mut hint = SizeHint::new();
+                    hint.set_lower(body.size_hint().lower());
+                    hint
+                }
                 _ => SizeHint::default(),
             },
         }
