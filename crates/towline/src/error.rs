@@ -4,8 +4,9 @@
 //! went wrong with [`Error::kind`] or the `is_*` methods, read the URI it concerns with
 //! [`Error::uri`], and walk [`std::error::Error::source`] for the underlying cause. The
 //! causes towline defines itself ([`StaleConnection`], [`TimedOut`], [`Truncated`],
-//! [`LengthMismatch`], [`LengthLimitExceeded`], [`DialError`](crate::connect::DialError))
-//! are public so that code holding a [`BoxError`] can downcast to them.
+//! [`LengthMismatch`], [`LengthLimitExceeded`], [`DialError`](crate::connect::DialError),
+//! [`ProxyError`](crate::connect::ProxyError)) are public so that code holding a
+//! [`BoxError`] can downcast to them.
 
 use std::any::Any;
 use std::error::Error as StdError;
@@ -59,6 +60,8 @@ pub enum Kind {
     /// The TLS handshake failed (an untrusted, expired or mismatched certificate, an
     /// alert), or a TLS configuration could not be built.
     Tls,
+    /// A proxy refused the request or failed its handshake (see [`Error::is_proxy`]).
+    Proxy,
 }
 
 impl Error {
@@ -152,6 +155,15 @@ impl Error {
     /// The TLS handshake failed or a TLS configuration was refused.
     pub fn is_tls(&self) -> bool {
         self.inner.kind == Kind::Tls
+    }
+
+    /// A proxy was involved in the failure: it could not be reached, refused to open a
+    /// tunnel (the status it answered is in the
+    /// [`ProxyError`](crate::connect::ProxyError) of the `source()` chain; `407` means it
+    /// wants credentials), or broke the SOCKS5 or `CONNECT` handshake. An unreachable
+    /// proxy is also [`is_connect`](Self::is_connect).
+    pub fn is_proxy(&self) -> bool {
+        self.inner.kind == Kind::Proxy || self.find::<crate::connect::ProxyError>().is_some()
     }
 
     /// Sending the request or receiving the response head failed.
@@ -276,6 +288,7 @@ impl fmt::Display for Error {
             Kind::Redirect => "redirect failed",
             Kind::Decode => "decoding the body failed",
             Kind::Tls => "TLS failed",
+            Kind::Proxy => "proxy failed",
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {

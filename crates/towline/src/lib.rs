@@ -42,6 +42,8 @@ pub mod cookie;
 #[cfg(feature = "decompress")]
 pub mod decompress;
 pub mod error;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 #[cfg(feature = "retry")]

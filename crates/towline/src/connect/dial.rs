@@ -8,7 +8,9 @@ use tower_service::Service;
 
 use crate::error::BoxError;
 
-/// Where a connection should go: the scheme, host and port of a request URI.
+/// Where a connection should go: the scheme, host and port of a request URI, or of
+/// the proxy when the request has a proxied [`Route`](super::Route) (then the scheme is
+/// the proxy URI's: `http`, `https`, `socks5` or `socks5h`).
 ///
 /// This is what the connector hands its [`Dial`] service (Twisted's endpoint factory
 /// gets the same from `Agent.usingEndpointFactory`).
@@ -30,7 +32,7 @@ impl Destination {
         }
     }
 
-    /// The URI scheme (`http`, `https`).
+    /// The URI scheme (`http`, `https`; `socks5`, `socks5h` for a SOCKS5 proxy).
     pub fn scheme(&self) -> &http::uri::Scheme {
         &self.scheme
     }
@@ -79,8 +81,8 @@ impl Connected {
 
 /// A byte stream a [`Dial`] service returns.
 ///
-/// Implemented for `tokio::net::TcpStream`; implement it for your own stream types (the
-/// one method has a default).
+/// Implemented for `tokio::net::TcpStream` (and `UnixStream` on Unix); implement it for
+/// your own stream types (the one method has a default).
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {
     /// The addresses of this connection, as far as they are known.
     fn connected(&self) -> Connected {
@@ -166,6 +168,15 @@ impl DialError {
         DialError {
             resolve: false,
             dst: dst.to_string(),
+            source,
+        }
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn unix(path: &std::path::Path, source: std::io::Error) -> DialError {
+        DialError {
+            resolve: false,
+            dst: format!("the Unix socket {}", path.display()),
             source,
         }
     }

@@ -29,11 +29,14 @@ pub struct ConnectionInfo {
     pub reused: bool,
     /// The local address of the connection, when the dialer knows it.
     pub local_addr: Option<SocketAddr>,
-    /// The remote address of the connection, when the dialer knows it.
+    /// The remote address of the connection, when the dialer knows it: the proxy's,
+    /// for a request sent through one.
     pub peer_addr: Option<SocketAddr>,
     /// The HTTP version spoken on the connection.
     pub version: Version,
-    /// The protocol agreed with ALPN during the TLS handshake (`h2`, `http/1.1`), if any.
+    /// The protocol agreed with ALPN during the TLS handshake with the origin (`h2`,
+    /// `http/1.1`), if any. This and the TLS fields below describe TLS with the origin,
+    /// never with an `https://` proxy.
     pub alpn_protocol: Option<bytes::Bytes>,
     /// The TLS version of the connection, for `https://`.
     #[cfg(feature = "tls")]

@@ -31,6 +31,22 @@
 //! server closes them, beyond [`max_idle_per_host`](Builder::max_idle_per_host), on
 //! [`Connector::close_idle`], and when the last clone of the connector is dropped.
 //!
+//! # Proxies and other endpoints
+//!
+//! A [`Route`] request extension (set by [`ProxyLayer`](crate::proxy::ProxyLayer) or by
+//! the caller) sends a request through an HTTP proxy (absolute-form), a `CONNECT`
+//! tunnel, or a SOCKS5 proxy; without one, requests go direct. The connector dials the
+//! proxy through its [`Dial`] service, runs the proxy's handshake, then TLS with the
+//! origin inside the tunnel for `https://`, all within the
+//! [`connect_timeout`](Builder::connect_timeout). Connections are pooled per route,
+//! proxy credentials included. Failures of a proxy are
+//! [`is_proxy()`](crate::Error::is_proxy) with a [`ProxyError`] as their cause.
+//!
+//! The dialer decides where bytes go: [`TcpDialer`] by default, [`UnixDialer`] for a
+//! Unix domain socket (on Unix), or any `tower::Service<Destination>` of your own (see
+//! [`Dial`] and the `connect_to` example). A dialer is handed the proxy's address for
+//! proxied routes.
+//!
 //! # Example
 //!
 //! ```
@@ -72,9 +88,15 @@ mod dial;
 mod info;
 mod io;
 mod pool;
+mod proxy_error;
 mod response;
+mod route;
 mod send;
+mod socks;
 mod tcp;
+mod tunnel;
+#[cfg(unix)]
+mod unix;
 
 use std::fmt;
 use std::future::Future;
@@ -85,7 +107,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, HeaderValue, PROXY_AUTHORIZATION};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
@@ -96,10 +118,15 @@ use crate::error::{BoxError, Error, Kind, LengthMismatch, Message, StaleConnecti
 pub use dial::{Connected, Destination, Dial, DialError, Io};
 pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection};
 pub use pool::PoolStats;
+pub use proxy_error::ProxyError;
 pub use response::ResponseBody;
+pub use route::{ProxyEndpoint, Route};
 pub use tcp::{TcpConnecting, TcpDialer};
+#[cfg(unix)]
+pub use unix::{UnixConnecting, UnixDialer};
 
 use pool::{Checkout, Conn, Handoff, Key, Pool, Slot, Tx};
+use proxy_error::ErrorKind as ProxyErrorKind;
 use send::{Outgoing, RequestBodyError};
 
 /// What is known about one connection, shared by its requests.
@@ -327,9 +354,9 @@ impl Builder {
         self
     }
 
-    /// How long dialing a new connection may take, resolution included; `None` waits
-    /// as long as the dialer does. Failing it is an error that is both
-    /// [`is_connect()`](crate::Error::is_connect) and
+    /// How long opening a new connection may take: resolution, dialing, a proxy's
+    /// handshake, TLS and the HTTP/2 handshake; `None` waits as long as they do.
+    /// Failing it is an error that is both [`is_connect()`](crate::Error::is_connect) and
     /// [`is_timeout()`](crate::Error::is_timeout).
     ///
     /// Default is 30 seconds.
@@ -449,6 +476,9 @@ struct Prepared<B> {
     key: Key,
     host_added: bool,
     connection_added: bool,
+    /// `Some(previous)` when the connector changed `Proxy-Authorization`: removed the
+    /// caller's, or set the route's for an HTTP proxy.
+    proxy_auth: Option<Option<HeaderValue>>,
     is_head: bool,
     fresh: bool,
     _body: std::marker::PhantomData<fn() -> B>,
@@ -553,7 +583,48 @@ where
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        parts.uri = Uri::from(path);
+        let route = match parts.extensions.get::<Route>() {
+            None | Some(Route::Direct) => Route::Direct,
+            // https is never handed to a proxy in the clear: it tunnels.
+            Some(Route::HttpProxy(endpoint)) if https => Route::Tunnel(endpoint.clone()),
+            Some(route) => route.clone(),
+        };
+        // Proxy credentials come from the route alone: a caller's `Proxy-Authorization`
+        // is removed on every route, since a proxy without authentication (tinyproxy)
+        // forwards it to the origin, and on the other routes the origin is the
+        // recipient.
+        let caller_auth = parts.headers.remove(PROXY_AUTHORIZATION);
+        let mut auth_added = false;
+        if let Route::HttpProxy(endpoint) = &route {
+            // The proxy receives this request: absolute-form, with its credentials.
+            let mut absolute = http::uri::Parts::default();
+            absolute.scheme = Some(scheme.clone());
+            absolute.authority = Some(key_authority.clone());
+            absolute.path_and_query = Some(path);
+            parts.uri = Uri::from_parts(absolute)
+                .map_err(|_| fail("the URI cannot be written in absolute form"))?;
+            if let Some(auth) = endpoint.authorization() {
+                parts.headers.insert(PROXY_AUTHORIZATION, auth.clone());
+                auth_added = true;
+            }
+        } else {
+            parts.uri = Uri::from(path);
+        }
+        let proxy_auth = (auth_added || caller_auth.is_some()).then_some(caller_auth);
+        #[cfg(feature = "tls")]
+        let proxy_tls = match &route {
+            Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) if endpoint.is_tls() => Some(
+                TlsKey(shared.tls.config_for(endpoint.host(), endpoint.port())),
+            ),
+            _ => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let proxy_tls = match &route {
+            Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) if endpoint.is_tls() => {
+                return Err(fail("https proxies need towline's `tls` feature"));
+            }
+            _ => None,
+        };
         #[cfg(feature = "tls")]
         let tls = https.then(|| {
             let host = key_authority.host();
@@ -570,6 +641,8 @@ where
             scheme: scheme.clone(),
             authority: key_authority,
             tls,
+            route,
+            proxy_tls,
         };
         Ok(Prepared {
             wire: Request::from_parts(parts, Outgoing::new(body, declared)),
@@ -577,6 +650,7 @@ where
             key,
             host_added,
             connection_added,
+            proxy_auth,
             is_head,
             fresh,
             _body: std::marker::PhantomData,
@@ -589,6 +663,7 @@ where
         uri: Uri,
         host_added: bool,
         connection_added: bool,
+        proxy_auth: Option<Option<HeaderValue>>,
     ) -> Option<Request<B>> {
         let (mut parts, body) = wire.into_parts();
         let body = body.into_original::<B>()?;
@@ -598,6 +673,12 @@ where
         }
         if connection_added {
             parts.headers.remove(CONNECTION);
+        }
+        if let Some(previous) = proxy_auth {
+            parts.headers.remove(PROXY_AUTHORIZATION);
+            if let Some(value) = previous {
+                parts.headers.insert(PROXY_AUTHORIZATION, value);
+            }
         }
         Some(Request::from_parts(parts, body))
     }
@@ -655,6 +736,7 @@ impl<D: Dial> Shared<D> {
             key,
             host_added,
             connection_added,
+            proxy_auth,
             is_head,
             ..
         } = prepared;
@@ -696,7 +778,13 @@ impl<D: Dial> Shared<D> {
             Err(mut err) => {
                 drop(pooled);
                 let unsent = err.take_message().and_then(|wire| {
-                    Prepared::<B>::restore(wire, uri.clone(), host_added, connection_added)
+                    Prepared::<B>::restore(
+                        wire,
+                        uri.clone(),
+                        host_added,
+                        connection_added,
+                        proxy_auth,
+                    )
                 });
                 let (read_after, written_after) = meta.counters.snapshot();
                 return Err(classify(
@@ -738,6 +826,10 @@ impl<D: Dial> Shared<D> {
         if !cfg!(feature = "http2") || !self.pool.config().persistent {
             return false;
         }
+        if matches!(key.route, Route::HttpProxy(_)) {
+            // Requests for an HTTP proxy go to it over HTTP/1.1, in absolute form.
+            return false;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = &key.tls {
             return tls.0.alpn_protocols.iter().any(|p| p == b"h2");
@@ -753,13 +845,13 @@ impl<D: Dial> Shared<D> {
             std::future::poll_fn(|cx| dialer.poll_ready(cx))
                 .await
                 .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
-            let dst = destination(key);
             let io = dialer
-                .dial(dst.clone())
+                .dial(dial_target(key))
                 .await
-                .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
+                .map_err(|e| dial_failed(key, e.into()))?;
             let connected = io.connected();
-            let (io, mut meta) = self.secure(key, &dst, io, connected).await?;
+            let io = self.through_proxy(key, io).await?;
+            let (io, mut meta) = self.secure(key, io, connected).await?;
             meta.id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let counters = meta.counters.clone();
             let meta = Arc::new(meta);
@@ -820,14 +912,71 @@ impl<D: Dial> Shared<D> {
         Ok(conn)
     }
 
-    /// Wraps a dialed stream in TLS when the key asks for it.
+    /// Carries out the key's route on a dialed stream: TLS to an `https://` proxy,
+    /// then the `CONNECT` or SOCKS5 handshake. The stream then leads to the origin (or,
+    /// for [`Route::HttpProxy`], to the proxy that forwards the requests).
+    async fn through_proxy(&self, key: &Key, io: D::Io) -> Result<io::MaybeTls<D::Io>, Error> {
+        let handshake_failed = |err: ProxyError| Error::new(Kind::Proxy, Some(Box::new(err)));
+        match &key.route {
+            Route::Direct => Ok(io::MaybeTls::Plain(io)),
+            Route::HttpProxy(endpoint) => self.secure_proxy(key, endpoint, io).await,
+            Route::Tunnel(endpoint) => {
+                let mut io = self.secure_proxy(key, endpoint, io).await?;
+                let origin = origin(key);
+                tunnel::connect(&mut io, endpoint, origin.host(), origin.port())
+                    .await
+                    .map_err(handshake_failed)?;
+                Ok(io)
+            }
+            Route::Socks5 {
+                endpoint,
+                remote_dns,
+            } => {
+                let mut io = io;
+                let origin = origin(key);
+                let target = socks::target(origin.host(), origin.port(), *remote_dns)
+                    .await
+                    .map_err(|e| {
+                        let err = DialError::resolve(&origin, e);
+                        Error::new(Kind::Connect, Some(Box::new(err)))
+                    })?;
+                socks::connect(&mut io, endpoint, target)
+                    .await
+                    .map_err(handshake_failed)?;
+                Ok(io::MaybeTls::Plain(io))
+            }
+        }
+    }
+
+    /// TLS to the proxy itself when it is an `https://` one, offering only HTTP/1.1.
+    async fn secure_proxy(
+        &self,
+        key: &Key,
+        endpoint: &ProxyEndpoint,
+        io: D::Io,
+    ) -> Result<io::MaybeTls<D::Io>, Error> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &key.proxy_tls {
+            let mut config = tls.0.clone();
+            if config.alpn_protocols != [b"http/1.1".to_vec()] {
+                let mut only_h1 = (*config).clone();
+                only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+                config = Arc::new(only_h1);
+            }
+            let stream = tls_handshake(config, endpoint.host(), io).await?;
+            return Ok(io::MaybeTls::Tls(Box::new(stream)));
+        }
+        let _ = (key, endpoint);
+        Ok(io::MaybeTls::Plain(io))
+    }
+
+    /// Wraps a stream to the origin in TLS when the key asks for it.
     async fn secure(
         &self,
         key: &Key,
-        dst: &Destination,
-        io: D::Io,
+        io: io::MaybeTls<D::Io>,
         connected: Connected,
-    ) -> Result<(io::MaybeTls<D::Io>, Meta), Error> {
+    ) -> Result<(io::MaybeTls<io::MaybeTls<D::Io>>, Meta), Error> {
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut meta = Meta {
             id: 0,
@@ -841,18 +990,7 @@ impl<D: Dial> Shared<D> {
         };
         #[cfg(feature = "tls")]
         if let Some(tls) = &key.tls {
-            let name = rustls::pki_types::ServerName::try_from(dst.host().to_owned())
-                .map_err(|_| Error::invalid_request("the host is not a valid TLS server name"))?;
-            let stream = tokio_rustls::TlsConnector::from(tls.0.clone())
-                .connect(name, io)
-                .await
-                .map_err(|e| match crate::tls::rustls_error_of(&e) {
-                    Some(err) => crate::tls::tls_error(crate::tls::TlsError::handshake(
-                        dst.host(),
-                        err.clone(),
-                    )),
-                    None => Error::new(Kind::Connect, Some(Box::new(e))),
-                })?;
+            let stream = tls_handshake(tls.0.clone(), origin(key).host(), io).await?;
             let (_, session) = stream.get_ref();
             meta.alpn = session.alpn_protocol().map(Bytes::copy_from_slice);
             meta.tls_version = session.protocol_version();
@@ -861,12 +999,46 @@ impl<D: Dial> Shared<D> {
                 .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect());
             return Ok((io::MaybeTls::Tls(Box::new(stream)), meta));
         }
-        let _ = (key, dst);
+        let _ = key;
         Ok((io::MaybeTls::Plain(io), meta))
     }
 }
 
-fn destination(key: &Key) -> Destination {
+/// A TLS handshake with `host` (its name or IP address) on `io`, verified by `config`.
+#[cfg(feature = "tls")]
+async fn tls_handshake<I>(
+    config: Arc<rustls::ClientConfig>,
+    host: &str,
+    io: I,
+) -> Result<tokio_rustls::client::TlsStream<I>, Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| Error::invalid_request("the host is not a valid TLS server name"))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, io)
+        .await
+        .map_err(|e| match crate::tls::rustls_error_of(&e) {
+            Some(err) => crate::tls::tls_error(crate::tls::TlsError::handshake(host, err.clone())),
+            None => Error::new(Kind::Connect, Some(Box::new(e))),
+        })
+}
+
+/// The error for a failed dial: a proxy that cannot be reached says so.
+fn dial_failed(key: &Key, err: BoxError) -> Error {
+    match key.route.endpoint() {
+        None => Error::from_boxed(err, Kind::Connect),
+        Some(endpoint) => {
+            let err = ProxyError::new(endpoint, origin(key), ProxyErrorKind::Unreachable)
+                .with_source(err);
+            Error::new(Kind::Connect, Some(Box::new(err)))
+        }
+    }
+}
+
+/// The origin of a request: scheme, host and port of its URI.
+fn origin(key: &Key) -> Destination {
     let host = key.authority.host();
     let host = host
         .strip_prefix('[')
@@ -877,6 +1049,30 @@ fn destination(key: &Key) -> Destination {
         .port_u16()
         .unwrap_or_else(|| default_port(&key.scheme));
     Destination::new(key.scheme.clone(), host, port)
+}
+
+/// What the dialer connects to: the origin, or the proxy of the route, with the proxy
+/// URI's scheme (`http`, `https`, `socks5`, `socks5h`).
+fn dial_target(key: &Key) -> Destination {
+    let (endpoint, scheme) = match &key.route {
+        Route::Direct => return origin(key),
+        Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) => (
+            endpoint,
+            if endpoint.is_tls() {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            },
+        ),
+        Route::Socks5 {
+            endpoint,
+            remote_dns,
+        } => {
+            let name = if *remote_dns { "socks5h" } else { "socks5" };
+            (endpoint, name.parse().unwrap_or(Scheme::HTTP))
+        }
+    };
+    Destination::new(scheme, endpoint.host(), endpoint.port())
 }
 
 fn default_port(scheme: &Scheme) -> u16 {
@@ -925,7 +1121,7 @@ fn classify<B: Send + 'static>(
     if let Some(tls) = tls_failure {
         // A TLS 1.3 server checks a client certificate after the client's handshake
         // completed, so its refusal arrives here, with the first request.
-        let host = destination(key);
+        let host = origin(key);
         return crate::tls::tls_error(crate::tls::TlsError::handshake(host.host(), tls));
     }
     #[cfg(not(feature = "tls"))]
@@ -1020,8 +1216,176 @@ mod tests {
         let p = prepare("http://[::1]:8080").expect("valid");
         assert_eq!(p.wire.uri(), "/");
         assert_eq!(p.wire.headers()[HOST], "[::1]:8080");
-        assert_eq!(destination(&p.key).host(), "::1");
-        assert_eq!(destination(&p.key).port(), 8080);
+        assert_eq!(origin(&p.key).host(), "::1");
+        assert_eq!(origin(&p.key).port(), 8080);
+    }
+
+    fn prepare_via(uri: &str, route: Route, proxy_auth: Option<&str>) -> Prepared<Body> {
+        prepare_on(&Connector::new(), uri, route, proxy_auth)
+    }
+
+    fn prepare_on(
+        connector: &Connector,
+        uri: &str,
+        route: Route,
+        proxy_auth: Option<&str>,
+    ) -> Prepared<Body> {
+        let mut req = Request::get(uri).extension(route);
+        if let Some(value) = proxy_auth {
+            req = req.header(PROXY_AUTHORIZATION, value);
+        }
+        let req = req.body(Body::empty()).expect("request");
+        Prepared::new(req, &connector.shared)
+            .map_err(|(e, _)| e)
+            .expect("valid")
+    }
+
+    #[test]
+    fn an_http_proxy_gets_absolute_form_and_its_credentials() {
+        let ep = ProxyEndpoint::new("proxy.test", 3128).basic_auth("me", "pw");
+        let p = prepare_via(
+            "http://me:x@Origin.test:8080/a?b",
+            Route::HttpProxy(ep.clone()),
+            None,
+        );
+        assert_eq!(p.wire.uri(), "http://Origin.test:8080/a?b");
+        assert_eq!(p.wire.headers()[HOST], "Origin.test:8080");
+        let auth = &p.wire.headers()[PROXY_AUTHORIZATION];
+        assert_eq!(auth, "Basic bWU6cHc=");
+        assert!(auth.is_sensitive());
+        let dst = dial_target(&p.key);
+        assert_eq!(
+            (dst.scheme().as_str(), dst.host(), dst.port()),
+            ("http", "proxy.test", 3128)
+        );
+        assert!(
+            !Connector::new().shared.may_h2(&p.key),
+            "HTTP/1.1 to an HTTP proxy"
+        );
+        // Handed back unsent, the request is the caller's again.
+        let back = Prepared::<Body>::restore(
+            p.wire,
+            p.uri,
+            p.host_added,
+            p.connection_added,
+            p.proxy_auth,
+        )
+        .expect("restored");
+        assert_eq!(back.uri(), "http://me:x@Origin.test:8080/a?b");
+        assert!(!back.headers().contains_key(PROXY_AUTHORIZATION));
+    }
+
+    #[test]
+    fn https_through_an_http_proxy_tunnels() {
+        let ep = ProxyEndpoint::new("proxy.test", 3128).basic_auth("me", "pw");
+        let p = prepare_via("https://origin.test/a", Route::HttpProxy(ep.clone()), None);
+        assert_eq!(p.key.route, Route::Tunnel(ep));
+        assert_eq!(p.wire.uri(), "/a");
+        assert!(!p.wire.headers().contains_key(PROXY_AUTHORIZATION));
+        assert_eq!(origin(&p.key).host(), "origin.test");
+        assert_eq!(origin(&p.key).port(), 443);
+    }
+
+    #[test]
+    fn proxy_authorization_never_goes_to_an_origin() {
+        let ep = ProxyEndpoint::new("p.test", 1080);
+        for route in [
+            Route::Direct,
+            Route::HttpProxy(ep.clone()),
+            Route::Tunnel(ep.clone()),
+            Route::Socks5 {
+                endpoint: ep.clone(),
+                remote_dns: true,
+            },
+        ] {
+            let p = prepare_via("http://origin.test/", route.clone(), Some("Basic c2VjcmV0"));
+            assert!(
+                !p.wire.headers().contains_key(PROXY_AUTHORIZATION),
+                "{route:?}"
+            );
+            let back = Prepared::<Body>::restore(
+                p.wire,
+                p.uri,
+                p.host_added,
+                p.connection_added,
+                p.proxy_auth,
+            )
+            .expect("restored");
+            assert_eq!(back.headers()[PROXY_AUTHORIZATION], "Basic c2VjcmV0");
+        }
+        // Not even to an HTTP proxy: only the route's credentials go there.
+        let p = prepare_via(
+            "http://origin.test/",
+            Route::HttpProxy(ep.clone()),
+            Some("Bearer mine"),
+        );
+        assert!(!p.wire.headers().contains_key(PROXY_AUTHORIZATION));
+        let p = prepare_via(
+            "http://origin.test/",
+            Route::HttpProxy(ep.basic_auth("u", "p")),
+            Some("Bearer mine"),
+        );
+        assert_eq!(p.wire.headers()[PROXY_AUTHORIZATION], "Basic dTpw");
+        let back = Prepared::<Body>::restore(
+            p.wire,
+            p.uri,
+            p.host_added,
+            p.connection_added,
+            p.proxy_auth,
+        )
+        .expect("restored");
+        assert_eq!(back.headers()[PROXY_AUTHORIZATION], "Bearer mine");
+    }
+
+    #[test]
+    fn the_pool_key_holds_the_route_and_its_credentials() {
+        let connector = Connector::new();
+        let prepare_via =
+            |uri: &str, route: Route, auth: Option<&str>| prepare_on(&connector, uri, route, auth);
+        let ep = ProxyEndpoint::new("p.test", 3128);
+        let url = "https://origin.test/";
+        let direct = prepare_via(url, Route::Direct, None).key;
+        assert_eq!(
+            direct,
+            prepare_via("https://origin.test/x", Route::Direct, None).key
+        );
+        let tunnel = prepare_via(url, Route::Tunnel(ep.clone()), None).key;
+        let alice = prepare_via(
+            url,
+            Route::Tunnel(ep.clone().basic_auth("alice", "a")),
+            None,
+        )
+        .key;
+        let bob = prepare_via(url, Route::Tunnel(ep.clone().basic_auth("bob", "b")), None).key;
+        let socks = prepare_via(
+            url,
+            Route::Socks5 {
+                endpoint: ep.clone(),
+                remote_dns: false,
+            },
+            None,
+        )
+        .key;
+        let keys = [&direct, &tunnel, &alice, &bob, &socks];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(
+            tunnel,
+            prepare_via(url, Route::Tunnel(ep.clone()), None).key
+        );
+        let tls_proxy = prepare_via(url, Route::Tunnel(ep.tls(true)), None).key;
+        assert!(tls_proxy.proxy_tls.is_some());
+        assert_ne!(tls_proxy, tunnel);
+        let dst = dial_target(&tls_proxy);
+        assert_eq!(
+            (dst.scheme().as_str(), dst.host(), dst.port()),
+            ("https", "p.test", 3128)
+        );
+        let dst = dial_target(&socks);
+        assert_eq!(dst.scheme().as_str(), "socks5");
     }
 
     #[test]

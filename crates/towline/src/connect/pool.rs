@@ -17,13 +17,16 @@ use tokio::time::Instant;
 use super::Meta;
 use super::send::Outgoing;
 
-/// Which connections may serve a request: scheme, authority (host and port), and the
-/// TLS configuration the connection was made under.
+/// Which connections may serve a request: scheme, authority (host and port), the
+/// TLS configuration the connection was made under, and the route (proxy, proxy
+/// credentials, and the TLS configuration used with the proxy).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
     pub(crate) tls: Option<super::TlsKey>,
+    pub(crate) route: super::Route,
+    pub(crate) proxy_tls: Option<super::TlsKey>,
 }
 
 /// The sending half of a connection.

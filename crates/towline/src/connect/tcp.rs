@@ -76,7 +76,7 @@ impl Service<Destination> for TcpDialer {
     fn call(&mut self, dst: Destination) -> TcpConnecting {
         let this = self.clone();
         Box::pin(async move {
-            let addrs = resolve(&dst)
+            let addrs = resolve(dst.host(), dst.port())
                 .await
                 .map_err(|e| DialError::resolve(&dst, e))?;
             let stream = happy_eyeballs(addrs, this.attempt_delay)
@@ -92,13 +92,13 @@ impl Service<Destination> for TcpDialer {
     }
 }
 
-async fn resolve(dst: &Destination) -> io::Result<Vec<SocketAddr>> {
-    if let Ok(ip) = dst.host().parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, dst.port())]);
+/// Resolves `host` with the system resolver on tokio's blocking threads (an IP literal
+/// as it is), ordered for happy eyeballs. Also used for `socks5://` targets.
+pub(crate) async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((dst.host(), dst.port()))
-        .await?
-        .collect();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
     if addrs.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
