@@ -34,6 +34,8 @@ pub(crate) struct Config {
     pub(crate) close_after: Option<usize>,
     pub(crate) idle_close: Option<Duration>,
     pub(crate) close_reused_without_answer: bool,
+    /// Answer requests that announce a body as soon as their head arrives.
+    pub(crate) answer_before_body: bool,
     /// Serve TLS with this configuration; HTTP/2 when ALPN picks `h2`.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Serve every (plain) connection with HTTP/2, prior knowledge.
@@ -385,6 +387,88 @@ async fn read_body(
     }
 }
 
+/// How long a lingering close keeps reading what the client still sends.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Whether a request head announces a body.
+fn announces_body(head: &Head) -> bool {
+    head.values("transfer-encoding").next().is_some()
+        || head.values("content-length").any(|v| {
+            v.split(|&b| b == b',')
+                .any(|part| part.iter().any(|b| b.is_ascii_digit() && *b != b'0'))
+        })
+}
+
+/// Shuts down the sending side, then reads and discards what the client still
+/// sends until it closes, fails, or [`LINGER`] passes, then drops the socket.
+/// Closing with unread data would make the kernel reset the connection, which
+/// can destroy the response before the client reads it.
+async fn lingering_close(mut stream: Stream) {
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 8 * 1024];
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// Answers a request whose body was not read (see
+/// [`Builder::answer_before_body`](crate::Builder::answer_before_body)), then
+/// closes with a lingering close.
+async fn answer_before_body(
+    mut stream: Stream,
+    head: Head,
+    id: usize,
+    index: usize,
+    config: &Config,
+    mut guard: CloseGuard,
+) {
+    let shared = Arc::clone(&guard.shared);
+    let head_request = head.method.eq_ignore_ascii_case("HEAD");
+    let mut request = RecordedRequest {
+        method: head.method,
+        target: head.target,
+        headers: head.headers,
+        body: Vec::new(),
+        chunked: false,
+        version: if head.version == 0 { 10 } else { 11 },
+        connection: id,
+        index_on_connection: index,
+        answered: true,
+    };
+    let handler = &config.handler;
+    let reply = match catch_unwind(AssertUnwindSafe(|| handler(&request))) {
+        Ok(reply) => reply,
+        Err(payload) => {
+            request.answered = false;
+            shared.push_request(request);
+            shared.record_panic(panic_message(&*payload));
+            guard.finish(false);
+            return close(stream).await;
+        }
+    };
+    let head_bytes = reply.head_bytes(true);
+    request.answered = match reply.fault_ref() {
+        Some(Fault::CloseWithoutAnswer | Fault::ResetWithoutAnswer) => false,
+        Some(Fault::CloseMidHeaders { after }) => *after >= head_bytes.len(),
+        _ => true,
+    };
+    shared.push_request(request);
+    guard.finish(false);
+    let written = write_reply(&mut stream, &reply, &head_bytes, head_request).await;
+    if matches!(reply.fault_ref(), Some(Fault::ResetWithoutAnswer)) {
+        return stream.reset();
+    }
+    if written.is_ok() {
+        lingering_close(stream).await;
+    }
+}
+
 /// Closes gracefully (TLS `close_notify`, then FIN), dropping the socket.
 async fn close(mut stream: Stream) {
     let _ = stream.shutdown().await;
@@ -457,6 +541,9 @@ async fn serve(mut stream: Stream, id: usize, config: Arc<Config>, mut guard: Cl
             }
             Err(ReadError::Malformed) => return bad_request(stream, &shared, guard).await,
         };
+        if config.answer_before_body && announces_body(&head) {
+            return answer_before_body(stream, head, id, index, &config, guard).await;
+        }
         let (body, chunked) = match read_body(&mut stream, &mut buf, &head).await {
             Ok(body) => body,
             Err(ReadError::Malformed) => return bad_request(stream, &shared, guard).await,

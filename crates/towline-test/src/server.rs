@@ -267,6 +267,7 @@ pub struct Builder {
     close_after: Option<usize>,
     idle_close: Option<Duration>,
     close_reused_without_answer: bool,
+    answer_before_body: bool,
     mode: Mode,
     ip: IpAddr,
 }
@@ -281,6 +282,7 @@ impl fmt::Debug for Builder {
                 "close_reused_without_answer",
                 &self.close_reused_without_answer,
             )
+            .field("answer_before_body", &self.answer_before_body)
             .field("mode", &self.mode)
             .field("ip", &self.ip)
             .finish()
@@ -294,6 +296,7 @@ impl Default for Builder {
             close_after: None,
             idle_close: None,
             close_reused_without_answer: false,
+            answer_before_body: false,
             mode: Mode::Plain,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
@@ -345,6 +348,28 @@ impl Builder {
     /// Default is `false`.
     pub fn close_reused_without_answer(mut self, on: bool) -> Self {
         self.close_reused_without_answer = on;
+        self
+    }
+
+    /// When a request head announces a body (a non-zero `Content-Length`, or
+    /// a `Transfer-Encoding`), the server calls the handler as soon as the
+    /// head has arrived, without reading the body, writes the reply with
+    /// `Connection: close` (whatever the reply's fault says, except that
+    /// [`Fault::CloseWithoutAnswer`](crate::Fault::CloseWithoutAnswer) and
+    /// [`Fault::ResetWithoutAnswer`](crate::Fault::ResetWithoutAnswer) still
+    /// write nothing), and then closes the connection the way servers do
+    /// when they refuse a body (a "lingering close"): it shuts down its
+    /// sending side and reads and discards whatever the client still sends,
+    /// for up to 5 seconds, before closing the socket. This simulates a
+    /// server that answers `413 Content Too Large` (or `401`, `417`, ...)
+    /// early. `Expect: 100-continue` is not answered with `100 Continue`.
+    ///
+    /// The request is recorded with an empty body. Requests without a body
+    /// are served normally.
+    ///
+    /// Default is `false`. Applies to HTTP/1.1 connections only.
+    pub fn answer_before_body(mut self, on: bool) -> Self {
+        self.answer_before_body = on;
         self
     }
 
@@ -432,6 +457,7 @@ impl Builder {
             close_after: self.close_after,
             idle_close: self.idle_close,
             close_reused_without_answer: self.close_reused_without_answer,
+            answer_before_body: self.answer_before_body,
             tls,
             h2c,
         });

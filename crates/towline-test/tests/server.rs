@@ -619,3 +619,53 @@ async fn drop_closes_open_connections() {
     }
     assert!(refused);
 }
+
+#[tokio::test]
+async fn answer_before_body_replies_to_the_head_and_drains_the_body() {
+    let server = TestServer::builder()
+        .answer_before_body(true)
+        .handler(|req| {
+            if req.method == "POST" {
+                Reply::new(413).body("too large")
+            } else {
+                Reply::text("ok")
+            }
+        })
+        .start()
+        .await
+        .expect("start");
+
+    // A request without a body is served normally, and the connection stays open.
+    let mut stream = connect(&server).await;
+    let mut buf = Vec::new();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    let response = read_response(&mut stream, &mut buf).await;
+    assert_eq!(response.status, 200);
+
+    // The head of a POST alone gets the 413, with `Connection: close`.
+    stream
+        .write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .expect("write");
+    let response = read_response(&mut stream, &mut buf).await;
+    assert_eq!(response.status, 413);
+    assert_eq!(response.body, b"too large");
+    assert!(
+        response.head.contains("Connection: close\r\n"),
+        "{}",
+        response.head
+    );
+    // The server keeps reading (and discarding) the body: writing it does not fail.
+    stream.write_all(&[b'x'; 100_000]).await.expect("drained");
+    // Then EOF, with nothing more.
+    assert!(read_to_eof(&mut stream).await.is_empty());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].method, "POST");
+    assert!(requests[1].body.is_empty());
+    assert!(requests[1].answered);
+    assert!(server.wait_for_closed(1, WAIT).await);
+}

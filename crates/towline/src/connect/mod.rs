@@ -817,7 +817,12 @@ impl<D: Dial> Shared<D> {
             peer_certificates: meta.peer_certificates.clone(),
         });
         parts.extensions.insert(framing);
-        let body = ResponseBody::new(incoming, pooled, expected);
+        // A response framed two ways (RFC 9112 §6.3: Transfer-Encoding and
+        // Content-Length) may have been read to a different end than the server meant:
+        // whatever follows on that connection cannot be trusted, so it is not reused.
+        let ambiguous = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+            && parts.headers.contains_key(CONTENT_LENGTH);
+        let body = ResponseBody::new(incoming, pooled, expected, !ambiguous);
         Ok(Response::from_parts(parts, body))
     }
 

@@ -23,15 +23,23 @@ pub struct ResponseBody {
     pooled: Option<Pooled>,
     expected: Option<u64>,
     received: u64,
+    reusable: bool,
 }
 
 impl ResponseBody {
-    pub(crate) fn new(inner: Incoming, pooled: Pooled, expected: Option<u64>) -> ResponseBody {
+    /// `reusable: false` closes the connection once the body ends instead of pooling it.
+    pub(crate) fn new(
+        inner: Incoming,
+        pooled: Pooled,
+        expected: Option<u64>,
+        reusable: bool,
+    ) -> ResponseBody {
         let mut body = ResponseBody {
             inner,
             pooled: Some(pooled),
             expected,
             received: 0,
+            reusable,
         };
         if body.inner.is_end_stream() {
             body.release();
@@ -41,7 +49,9 @@ impl ResponseBody {
 
     fn release(&mut self) {
         if let Some(pooled) = self.pooled.take() {
-            pooled.release();
+            if self.reusable {
+                pooled.release();
+            }
         }
     }
 }
