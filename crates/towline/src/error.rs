@@ -189,8 +189,8 @@ impl Error {
 
     /// A response body could not be decoded: its coded data was corrupt, truncated,
     /// failed a checksum or length check, or had bytes after its end (a
-    /// [`DecodeError`](crate::decompress::DecodeError)), or it decoded to more than the
-    /// layer's limit (a [`DecodedTooLarge`](crate::decompress::DecodedTooLarge)).
+    /// `towline::decompress::DecodeError`), or it decoded to more than the
+    /// layer's limit (a `towline::decompress::DecodedTooLarge`).
     pub fn is_decode(&self) -> bool {
         if self.inner.kind == Kind::Decode {
             return true;
@@ -486,7 +486,7 @@ impl StdError for LengthLimitExceeded {}
 /// A request failed on a connection taken from the pool, which the server had closed
 /// or was closing while it sat idle.
 ///
-/// Such a failure is what [`RetryStaleLayer`](crate::retry::RetryStaleLayer) acts on. It records whether
+/// Such a failure is what `towline::retry::RetryStaleLayer` acts on. It records whether
 /// any byte of the request reached the socket and whether any byte of a response came
 /// back; when the request was never written, the request itself can be taken back with
 /// [`take_unsent_request`](Self::take_unsent_request) and sent again unchanged.
@@ -506,7 +506,7 @@ impl StaleConnection {
     /// was written, and whether any byte of a response arrived.
     ///
     /// A service other than towline's connector uses this to make its failures
-    /// retryable by [`RetryStale`](crate::retry::RetryStale); see
+    /// retryable by `towline::retry::RetryStale`; see
     /// [`with_unsent_request`](Self::with_unsent_request) to hand the request back.
     pub fn new(request_written: bool, response_started: bool) -> StaleConnection {
         StaleConnection {

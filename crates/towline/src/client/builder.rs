@@ -67,6 +67,8 @@ pub struct ClientBuilder {
     tls: Option<Result<crate::tls::TlsConfig, Error>>,
     #[cfg(feature = "cookies")]
     cookies: Option<crate::cookie::Jar>,
+    #[cfg(feature = "proxy")]
+    proxy: Option<crate::proxy::ProxyLayer>,
     errors: Vec<Error>,
 }
 
@@ -114,6 +116,8 @@ impl ClientBuilder {
             tls: None,
             #[cfg(feature = "cookies")]
             cookies: Some(crate::cookie::Jar::new()),
+            #[cfg(feature = "proxy")]
+            proxy: None,
             errors: Vec::new(),
         }
     }
@@ -235,6 +239,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends requests through proxies: a [`ProxyLayer`](crate::proxy::ProxyLayer) made
+    /// from one proxy URI, per scheme, or a function of the URI.
+    ///
+    /// Default is no proxy: unlike curl, the environment is read only when asked with
+    /// [`proxy_from_env`](Self::proxy_from_env), so a stray `HTTP_PROXY` never
+    /// redirects a program's traffic unnoticed.
+    #[cfg(feature = "proxy")]
+    pub fn proxy(mut self, proxies: crate::proxy::ProxyLayer) -> Self {
+        self.proxy = Some(proxies);
+        self
+    }
+
+    /// Takes the proxies from `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`
+    /// (either case). A malformed value is reported by [`build`](Self::build).
+    ///
+    /// Default is not to read the environment.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_from_env(mut self) -> Self {
+        match crate::proxy::ProxyLayer::from_env() {
+            Ok(layer) => self.proxy = Some(layer),
+            Err(err) => self
+                .errors
+                .push(Error::new(crate::error::Kind::Proxy, Some(Box::new(err)))),
+        }
+        self
+    }
+
     /// Whether a request that failed on a stale pooled connection is sent again once,
     /// when that is safe (see [`retry`](crate::retry)).
     ///
@@ -338,6 +369,8 @@ impl ClientBuilder {
         let jar = self.cookies.clone();
         let layers = stack::Layers {
             retry: self.retry,
+            #[cfg(feature = "proxy")]
+            proxy: self.proxy,
             #[cfg(feature = "cookies")]
             cookies: self.cookies,
             #[cfg(feature = "redirect")]

@@ -11,6 +11,7 @@
 //! headers → [`Decompression`](crate::decompress::Decompression) →
 //! [`FollowRedirect`](crate::redirect::FollowRedirect) →
 //! [`Cookies`](crate::cookie::Cookies) (a [`Jar`](crate::cookie::Jar) of its own) →
+//! [`Proxy`](crate::proxy::Proxy) (when configured) →
 //! [`RetryStale`](crate::retry::RetryStale) → [`Connector`].
 //! It is boxed once, here; the layers themselves never box.
 //!

@@ -81,6 +81,8 @@ where
 /// The settings of each layer, from the builder.
 pub(crate) struct Layers {
     pub(crate) retry: bool,
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: Option<crate::proxy::ProxyLayer>,
     #[cfg(feature = "cookies")]
     pub(crate) cookies: Option<crate::cookie::Jar>,
     #[cfg(feature = "redirect")]
@@ -105,6 +107,12 @@ pub(crate) fn build(connector: Connector, layers: Layers) -> std::sync::Arc<dyn 
 
     // Layers that add failures return `BoxError`; both arms of each choice must agree.
     let service = MapErr::new(service, to_box as fn(Error) -> BoxError);
+
+    #[cfg(feature = "proxy")]
+    let service = match layers.proxy {
+        Some(layer) => Either::Left(tower_layer::Layer::layer(&layer, service)),
+        None => Either::Right(service),
+    };
 
     #[cfg(feature = "cookies")]
     let service = match layers.cookies {

@@ -215,3 +215,24 @@ async fn cookies_set_on_a_redirect_reach_the_next_hop() {
         .await;
     assert_eq!(body.expect("text"), "no cookie");
 }
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn a_configured_proxy_receives_absolute_form_requests() {
+    // A towline-test server stands in for an HTTP proxy: it records the request line.
+    let proxy = TestServer::start(|req| Reply::text(req.target.clone())).await;
+    let server: crate::proxy::ProxyServer = proxy.url("").parse().expect("proxy uri");
+    let client = Client::builder()
+        .proxy(crate::proxy::ProxyLayer::new(server))
+        .build()
+        .expect("client");
+    let body = client
+        .get("http://origin.test/path?q=1")
+        .send()
+        .await
+        .expect("response")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(body, "http://origin.test/path?q=1");
+}

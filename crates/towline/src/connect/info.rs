@@ -14,7 +14,7 @@ pub struct EffectiveUri(pub Uri);
 /// A request extension that makes the connector send the request on a newly opened
 /// connection instead of a pooled one.
 ///
-/// [`RetryStale`](crate::retry::RetryStale) puts it on the retry, as Twisted's pool
+/// `towline::retry::RetryStale` puts it on the retry, as Twisted's pool
 /// does, so a retried request cannot meet a second stale connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FreshConnection;

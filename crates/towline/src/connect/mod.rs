@@ -3,7 +3,7 @@
 //! [`Connector`] is a `tower::Service<http::Request<B>>` that does the job of Twisted's
 //! `Agent` and `HTTPConnectionPool`: it takes requests with absolute `http://` or
 //! `https://` URIs, finds or opens a connection through its [`Dial`] service, secures
-//! it with rustls for `https://` (see [`crate::tls`]), writes the request (origin-form
+//! it with rustls for `https://` (see `towline::tls`), writes the request (origin-form
 //! with a `Host` header over HTTP/1.1, pseudo-headers over HTTP/2) and returns the
 //! response with a streaming [`ResponseBody`]. Every layer of towline sits on it.
 //!
@@ -16,7 +16,7 @@
 //! it, one connection per host (and TLS configuration) is shared by every request,
 //! multiplexed; requests that arrive while the first connection to a host is being
 //! opened wait to learn whether they can share it rather than each opening their own.
-//! [`Builder::http2_prior_knowledge`] speaks HTTP/2 over plain TCP (h2c). A stream the
+//! `Builder::http2_prior_knowledge` (feature `http2`) speaks HTTP/2 over plain TCP (h2c). A stream the
 //! server refuses unprocessed (`REFUSED_STREAM`, or above a `GOAWAY`'s last stream) fails
 //! with a [`StaleConnection`] error, so the retry layer
 //! sends it again.
@@ -33,7 +33,7 @@
 //!
 //! # Proxies and other endpoints
 //!
-//! A [`Route`] request extension (set by [`ProxyLayer`](crate::proxy::ProxyLayer) or by
+//! A [`Route`] request extension (set by `towline::proxy::ProxyLayer` or by
 //! the caller) sends a request through an HTTP proxy (absolute-form), a `CONNECT`
 //! tunnel, or a SOCKS5 proxy; without one, requests go direct. The connector dials the
 //! proxy through its [`Dial`] service, runs the proxy's handshake, then TLS with the

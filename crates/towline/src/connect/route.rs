@@ -8,7 +8,7 @@ use http::HeaderValue;
 
 /// How the connector reaches the origin of a request: a request extension.
 ///
-/// [`ProxyLayer`](crate::proxy::ProxyLayer) puts one on each request it sends through
+/// `towline::proxy::ProxyLayer` puts one on each request it sends through
 /// a proxy; a caller may set one too, and the layer leaves it alone. A request without
 /// a `Route` goes [`Direct`](Route::Direct). The route is part of the pool key, so a
 /// connection opened through one proxy (or with one set of proxy credentials) never
@@ -136,7 +136,7 @@ impl ProxyEndpoint {
     }
 
     /// Whether to speak TLS to the proxy itself (an `https://` proxy). Its certificate
-    /// is verified with the connector's [`TlsPolicy`](crate::tls::TlsPolicy) for the
+    /// is verified with the connector's `towline::tls::TlsPolicy` for the
     /// proxy's host and port, offering only `http/1.1` by ALPN.
     ///
     /// Default is `false`.
