@@ -1,9 +1,11 @@
 //! towline is an HTTP client built as a stack of [tower] middleware.
 //!
 //! At the bottom sits the [`Connector`](connect::Connector), a
-//! `tower::Service<http::Request<B>>` that pools HTTP/1.1 connections over any dialer.
-//! Redirects, cookies, decompression, proxies and retries are layers stacked on top of
-//! it (or on any other HTTP service) with `tower::ServiceBuilder`.
+//! `tower::Service<http::Request<B>>` that pools HTTP/1.1 and HTTP/2 connections over
+//! any dialer, with rustls for `https://`. Redirects, cookies, decompression, proxies
+//! and retries are layers stacked on top of it (or on any other HTTP service) with
+//! `tower::ServiceBuilder`. Most programs use the `Client` (feature `client`), which
+//! stacks every layer once with good defaults.
 //!
 //! | Twisted | towline |
 //! | --- | --- |
@@ -11,6 +13,13 @@
 //! | `Agent.usingEndpointFactory` | [`connect::Dial`] |
 //! | `IBodyProducer`, `FileBodyProducer` | [`body::Body`] |
 //! | `readBody` | [`body::read_body`] |
+//! | `RedirectAgent`, `BrowserLikeRedirectAgent` | `redirect::FollowRedirectLayer` with `Strict`, `BrowserLike` |
+//! | `Response.previousResponse` | `redirect::RedirectHistory` |
+//! | `CookieAgent` + `CookieJar` | `cookie::CookieLayer` + `cookie::Jar` |
+//! | `ContentDecoderAgent` + `GzipDecoder` | `decompress::DecompressionLayer` + `Decoder` |
+//! | `ProxyAgent` | `proxy::ProxyLayer` |
+//! | `HTTPConnectionPool.retryAutomatically` | `retry::RetryStaleLayer` |
+//! | `BrowserLikePolicyForHTTPS.creatorForNetloc` | `tls::TlsPolicy` |
 //! | `IClientRequest.absoluteURI` | [`connect::EffectiveUri`] |
 //! | `PotentialDataLoss` | [`connect::Framing::CloseDelimited`] |
 //!
