@@ -4,8 +4,8 @@
 //! `127.0.0.1` and as `localhost` (another host name), a second server on
 //! `127.0.0.2` (another address), and a second server on another port.
 //! A server that must never see a credential panics in its handler when it does, which
-//! fails the test. The https → http downgrade is covered by the unit tests with a fake
-//! inner service; its loopback test waits for TLS in the connector.
+//! fails the test. The https → http downgrade runs against an HTTPS test server with a
+//! certificate generated in the test.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -499,4 +499,78 @@ async fn a_long_redirect_body_is_dropped_with_its_connection() {
     assert_eq!(read_body(response.into_body()).await.expect("body"), "done");
     assert_eq!(server.connections_accepted(), 2);
     assert!(server.wait_for_closed(1, WAIT).await);
+}
+
+// ---------------------------------------------------------------------------------
+// https → http
+// ---------------------------------------------------------------------------------
+
+/// An HTTPS origin that redirects to a plain-HTTP one, which must never see credentials.
+async fn downgrade_servers() -> (towline_test::tls::TestCa, TestServer, TestServer) {
+    let plain = TestServer::start(|req| {
+        refuse_credentials(req, "the http origin");
+        Reply::text("landed over http")
+    })
+    .await;
+    let target = plain.url("/landing");
+    let ca = towline_test::tls::TestCa::new();
+    let leaf = ca.leaf(&["127.0.0.1"]);
+    let secure = TestServer::builder()
+        .handler(move |req| {
+            expect_credentials(req, "the https origin");
+            Reply::new(302).header("location", target.as_str())
+        })
+        .tls(&leaf)
+        .start()
+        .await
+        .expect("https server");
+    (ca, secure, plain)
+}
+
+fn trusting(ca: &towline_test::tls::TestCa) -> Connector {
+    let tls = towline::tls::TlsConfig::builder()
+        .replace_roots_pem(ca.cert_pem().as_bytes())
+        .build()
+        .expect("tls config");
+    Connector::builder().tls(tls).build()
+}
+
+#[tokio::test]
+async fn an_https_to_http_downgrade_is_followed_without_credentials() {
+    let (ca, secure, plain) = downgrade_servers().await;
+    let client = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new())
+        .service(trusting(&ca));
+    let response = send(client, with_credentials(&secure.url("/start")))
+        .await
+        .expect("followed");
+    assert_eq!(effective_uri(&response), plain.url("/landing"));
+    let body = read_body(response.into_body()).await.expect("body");
+    assert_eq!(body, "landed over http");
+    assert_eq!(secure.request_count(), 1);
+    assert_eq!(plain.request_count(), 1);
+    secure.assert_no_panics();
+    plain.assert_no_panics();
+}
+
+#[tokio::test]
+async fn an_https_to_http_downgrade_can_be_refused_over_the_wire() {
+    let (ca, secure, plain) = downgrade_servers().await;
+    let client = ServiceBuilder::new()
+        .layer(FollowRedirectLayer::new().https_downgrade(false))
+        .service(trusting(&ca));
+    let err = send(client, with_credentials(&secure.url("/start")))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.downcast_ref::<towline::redirect::DowngradeRefused>()
+            .is_some(),
+        "{err}"
+    );
+    assert_eq!(
+        plain.request_count(),
+        0,
+        "the http origin was never contacted"
+    );
+    secure.assert_no_panics();
 }
