@@ -743,6 +743,10 @@ impl<D: Dial> Shared<D> {
         let meta = conn.meta.clone();
         let mut pooled = self.pool.in_use(conn, key.clone());
         let (read_before, written_before) = meta.counters.snapshot();
+        #[cfg(feature = "http2")]
+        let h2 = matches!(pooled.conn_mut().map(|c| &c.tx), Some(Tx::H2(_)));
+        #[cfg(not(feature = "http2"))]
+        let h2 = false;
         let sent = match pooled.conn_mut().map(|c| &mut c.tx) {
             Some(Tx::H1(tx)) => tx.try_send_request(wire).await,
             #[cfg(feature = "http2")]
@@ -790,6 +794,7 @@ impl<D: Dial> Shared<D> {
                 return Err(classify(
                     err.into_error(),
                     &key,
+                    h2,
                     reused,
                     written_after > written_before,
                     read_after > read_before,
@@ -1085,9 +1090,11 @@ fn default_port(scheme: &Scheme) -> u16 {
 }
 
 /// Sorts a failed exchange into the error the caller sees.
+#[allow(clippy::too_many_arguments)]
 fn classify<B: Send + 'static>(
     err: hyper::Error,
     key: &Key,
+    h2: bool,
     reused: bool,
     written: bool,
     response_started: bool,
@@ -1131,11 +1138,15 @@ fn classify<B: Send + 'static>(
     }
     #[cfg(not(feature = "tls"))]
     let _ = key;
+    #[cfg(not(feature = "http2"))]
+    let _ = h2;
     if err.is_parse() || err.is_parse_status() {
         return Error::new(Kind::Response, Some(Box::new(err)));
     }
+    // An HTTP/2 connection that went away (GOAWAY) before the request was written
+    // hands it back: unprocessed by definition, whether the connection was new or not.
     #[cfg(feature = "http2")]
-    if refused {
+    if refused || (h2 && unsent.is_some()) {
         let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
         let stale = StaleConnection::new(false, false)
             .with_unsent_any(unsent)
