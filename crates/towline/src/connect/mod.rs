@@ -706,7 +706,12 @@ impl<D: Dial> Shared<D> {
         let may_h2 = self.may_h2(&prepared.key);
         let (conn, reused) = loop {
             match self.pool.checkout(&prepared.key, prepared.fresh, may_h2) {
-                Checkout::Reused(conn) => break (conn, true),
+                Checkout::Reused(mut conn) => {
+                    if conn.ready_soon().await {
+                        break (conn, true);
+                    }
+                    // Closed or still busy: drop it and check out again.
+                }
                 Checkout::Dial(slot) => break (self.open(&prepared.key, slot).await?, false),
                 Checkout::AwaitProbe(rx) => {
                     // Woken when the connection being opened is known to be HTTP/2
@@ -714,9 +719,11 @@ impl<D: Dial> Shared<D> {
                     let _ = rx.await;
                 }
                 Checkout::Wait(rx) => match rx.await {
-                    Ok(Handoff::Conn(conn)) => {
+                    Ok(Handoff::Conn(mut conn)) => {
                         self.pool.count_handoff_reuse();
-                        break (conn, true);
+                        if conn.ready_soon().await {
+                            break (conn, true);
+                        }
                     }
                     Ok(Handoff::Slot(slot)) => {
                         break (self.open(&prepared.key, slot).await?, false);

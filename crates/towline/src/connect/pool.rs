@@ -17,6 +17,10 @@ use tokio::time::Instant;
 use super::Meta;
 use super::send::Outgoing;
 
+/// How long a request waits for a pooled connection that is finishing its previous
+/// exchange before it opens another one instead.
+const READY_WAIT: Duration = Duration::from_millis(250);
+
 /// Which connections may serve a request: scheme, authority (host and port), the
 /// TLS configuration the connection was made under, and the route (proxy, proxy
 /// credentials, and the TLS configuration used with the proxy).
@@ -44,6 +48,31 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    fn is_closed(&self) -> bool {
+        match &self.tx {
+            Tx::H1(tx) => tx.is_closed(),
+            #[cfg(feature = "http2")]
+            Tx::H2(tx) => tx.is_closed(),
+        }
+    }
+
+    /// Waits, briefly, until hyper can take the next request on this connection: an
+    /// HTTP/1.1 connection whose last exchange has just ended may need one more turn of
+    /// its connection task. `false` means it closed or stayed busy; drop it.
+    pub(crate) async fn ready_soon(&mut self) -> bool {
+        match &mut self.tx {
+            Tx::H1(tx) => {
+                if tx.is_ready() {
+                    return true;
+                }
+                let wait = std::future::poll_fn(|cx| tx.poll_ready(cx));
+                matches!(tokio::time::timeout(READY_WAIT, wait).await, Ok(Ok(())))
+            }
+            #[cfg(feature = "http2")]
+            Tx::H2(tx) => tx.is_ready(),
+        }
+    }
+
     fn is_ready(&self) -> bool {
         match &self.tx {
             Tx::H1(tx) => tx.is_ready(),
@@ -239,9 +268,10 @@ impl Pool {
                     .config
                     .idle_timeout
                     .is_some_and(|t| now.duration_since(idle.since) >= t);
-                // Only ready connections are pooled; one that is no longer ready has
-                // been closed by the server (or is closing).
-                if expired || !idle.conn.is_ready() {
+                // A connection the server closed while it was idle is gone; one that is
+                // still finishing its last exchange is handed out, and the request
+                // waits for it (`Conn::ready_soon`).
+                if expired || idle.conn.is_closed() {
                     discarded.push(idle.conn);
                     continue;
                 }
@@ -507,7 +537,7 @@ async fn reap(pool: Weak<Inner>, timeout: Duration) {
                     .idle
                     .partition_point(|i| now.duration_since(i.since) >= timeout);
                 evicted.extend(host.idle.drain(..n).map(|i| i.conn));
-                host.idle.retain(|i| i.conn.is_ready());
+                host.idle.retain(|i| !i.conn.is_closed());
                 if let Some(first) = host.idle.first() {
                     earliest = Some(earliest.map_or(first.since, |e| e.min(first.since)));
                 }
@@ -606,31 +636,17 @@ impl Pooled {
         };
         let mut cx = Context::from_waker(Waker::noop());
         let polled = tx.poll_ready(&mut cx);
-        let mut conn = Conn {
+        let conn = Conn {
             tx: Tx::H1(tx),
             meta,
         };
         match polled {
             Poll::Ready(Ok(())) => self.pool.put_idle(&self.key, conn),
             Poll::Ready(Err(_)) => {}
-            Poll::Pending => {
-                // hyper finishes the exchange on its connection task; wait for it there.
-                let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                    return;
-                };
-                let pool = self.pool.clone();
-                let key = self.key.clone();
-                rt.spawn(async move {
-                    let ready = match &mut conn.tx {
-                        Tx::H1(tx) => tx.ready().await.is_ok(),
-                        #[cfg(feature = "http2")]
-                        Tx::H2(_) => false,
-                    };
-                    if ready {
-                        pool.put_idle(&key, conn);
-                    }
-                });
-            }
+            // hyper finishes the exchange on its connection task in a moment: pool the
+            // connection now, so the next request finds it and waits that moment,
+            // rather than opening a new one.
+            Poll::Pending => self.pool.put_idle(&self.key, conn),
         }
     }
 }
