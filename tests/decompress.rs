@@ -1,5 +1,6 @@
 //! The decompression layer on the connector, end to end over loopback sockets: against
-//! the towline-test server, and against Debian's nginx with `gzip on`.
+//! the towline-test server, and against Debian's nginx with `gzip on`. This crate builds
+//! towline with `full`, so `br` and `zstd` are decoded too.
 
 use std::io::{Read, Write};
 use std::sync::OnceLock;
@@ -21,6 +22,9 @@ use towline_test::{Fault, Reply, TestServer};
 
 /// The largest chunk the layer hands out.
 const MAX_CHUNK: usize = 64 * 1024;
+
+/// `Accept-Encoding` with every codec feature on.
+const ALL_CODINGS: &str = "gzip, deflate, br, zstd";
 
 type Client = Decompression<Connector>;
 
@@ -211,7 +215,7 @@ async fn small_bodies_decode_per_coding_also_in_1_byte_frames() {
             assert!(body == data, "{name} {path}");
         }
         for request in server.requests() {
-            assert_eq!(request.header("accept-encoding"), Some("gzip, deflate"));
+            assert_eq!(request.header("accept-encoding"), Some(ALL_CODINGS));
         }
     }
 }
@@ -355,11 +359,11 @@ async fn stacked_codings_decode() {
 #[tokio::test]
 async fn an_unknown_coding_passes_through_with_its_headers() {
     let opaque = b"\xce\xb2\x72 not really brotli".to_vec();
-    let server = serve("br", opaque.clone()).await;
+    let server = serve("compress", opaque.clone()).await;
     let client = client(DecompressionLayer::new());
     let response = get(&client, &server.url("/")).await;
     assert!(!response.body().is_decoding());
-    assert_eq!(response.headers()["content-encoding"], "br");
+    assert_eq!(response.headers()["content-encoding"], "compress");
     assert_eq!(
         response.headers()["content-length"],
         opaque.len().to_string()
@@ -423,7 +427,7 @@ async fn accept_encoding_is_set_only_when_the_caller_did_not() {
     .await;
     let client = client(DecompressionLayer::new());
     let body = read_body(get(&client, &server.url("/")).await.into_body()).await;
-    assert_eq!(body.expect("body"), "gzip, deflate");
+    assert_eq!(body.expect("body"), ALL_CODINGS);
     let own = Request::builder()
         .method(Method::GET)
         .uri(server.url("/"))
@@ -434,7 +438,10 @@ async fn accept_encoding_is_set_only_when_the_caller_did_not() {
     assert_eq!(body.expect("body"), "identity");
     let client = self::client(DecompressionLayer::new().deflate(false));
     let body = read_body(get(&client, &server.url("/")).await.into_body()).await;
-    assert_eq!(body.expect("body"), "gzip");
+    assert_eq!(body.expect("body"), "gzip, br, zstd");
+    let client = self::client(DecompressionLayer::new().br(false).zstd(false));
+    let body = read_body(get(&client, &server.url("/")).await.into_body()).await;
+    assert_eq!(body.expect("body"), "gzip, deflate");
 }
 
 // ---------------------------------------------------------------------------------
@@ -542,5 +549,325 @@ async fn nginx_gzip_on_serves_a_text_file_that_decodes_to_the_file() {
             body == content,
             "{path}: decoded body differs from the file"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// br and zstd
+//
+// This crate has no brotli or zstd encoder: small bodies are real streams made with
+// the `brotli` and `zstd` command-line tools, and large ones are written by hand in
+// each format's uncompressed blocks (which exercise the same framing and streaming).
+
+/// The text of [`SMALL_BR`] and [`SMALL_ZSTD`]: this line, 64 times.
+const SMALL_LINE: &[u8] = b"towline: br and zstd, decoded as they stream.\n";
+
+fn small_text() -> Vec<u8> {
+    SMALL_LINE.repeat(64)
+}
+
+/// `brotli -q 11` of [`small_text`].
+const SMALL_BR: &[u8] = &[
+    0xc1, 0xf8, 0x5b, 0x00, 0x60, 0xa4, 0x16, 0x6b, 0x9d, 0x85, 0x79, 0x84, 0x4a, 0x87, 0xda, 0x5c,
+    0xaa, 0x47, 0x17, 0xe9, 0xb6, 0xa6, 0xbc, 0x75, 0x83, 0x4d, 0x18, 0x2c, 0x14, 0x60, 0x03, 0x0e,
+    0x5c, 0x12, 0x4a, 0x29, 0xe5, 0x05, 0xe4, 0xb0, 0xf2, 0xd2, 0x50, 0x67, 0x3f, 0xd8, 0x41, 0x1d,
+    0x72, 0x89, 0x7f, 0x47, 0x86, 0x3a, 0x2a, 0xce, 0xfd, 0x34, 0x9e, 0x61, 0x00, 0xc0, 0x05,
+];
+
+/// `zstd -19 --check` of [`small_text`]: one frame, with its XXH64 checksum.
+const SMALL_ZSTD: &[u8] = &[
+    0x28, 0xb5, 0x2f, 0xfd, 0x64, 0x80, 0x0a, 0xa5, 0x01, 0x00, 0xe2, 0x82, 0x0a, 0x11, 0xb0, 0xeb,
+    0x3c, 0x4c, 0x9c, 0xf1, 0xc8, 0xb0, 0x62, 0xa1, 0xa4, 0x8e, 0xa9, 0x4c, 0x1f, 0x88, 0x01, 0x40,
+    0x24, 0x4c, 0xb6, 0x6a, 0x97, 0x66, 0xad, 0xe8, 0xe7, 0x57, 0xc9, 0x3b, 0x7c, 0xf5, 0xf9, 0x0a,
+    0xcd, 0x88, 0x47, 0xaa, 0x83, 0xda, 0xda, 0x01, 0x00, 0x7e, 0x5a, 0xf4, 0x55, 0x19, 0x82, 0xd1,
+    0xe3, 0xc5,
+];
+
+/// `brotli -q 5 -w 24` of 64 MiB of zeros: 52 bytes.
+const BR_BOMB_64_MIB: &[u8] = &[
+    0xcf, 0xff, 0xff, 0x7f, 0x00, 0x24, 0x00, 0xe2, 0xb1, 0x40, 0x72, 0xef, 0xff, 0xf9, 0xff, 0xff,
+    0x0f, 0x80, 0x04, 0x40, 0x1c, 0x16, 0x80, 0xee, 0xfd, 0x3f, 0xff, 0xff, 0xff, 0x01, 0x90, 0x00,
+    0x88, 0xc3, 0x02, 0xd0, 0xbd, 0xff, 0xe7, 0xff, 0xff, 0x3f, 0x00, 0x12, 0x00, 0x71, 0x58, 0x00,
+    0xba, 0xf7, 0xff, 0x03,
+];
+
+/// Bits written least significant first, as brotli reads them.
+#[derive(Default)]
+struct Bits {
+    out: Vec<u8>,
+    acc: u64,
+    len: u32,
+}
+
+impl Bits {
+    fn put(&mut self, value: u64, bits: u32) {
+        self.acc |= value << self.len;
+        self.len += bits;
+        while self.len >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.len -= 8;
+        }
+    }
+
+    fn align(&mut self) {
+        if self.len > 0 {
+            self.put(0, 8 - self.len);
+        }
+    }
+}
+
+/// A brotli stream of uncompressed meta-blocks (RFC 7932, 9.2) of up to 64 KiB.
+fn brotli_stored(data: &[u8]) -> Vec<u8> {
+    let mut bits = Bits::default();
+    bits.put(0, 1); // WBITS: 16.
+    for chunk in data.chunks(1 << 16) {
+        bits.put(0, 1); // ISLAST
+        bits.put(0, 2); // MNIBBLES: 4
+        bits.put(chunk.len() as u64 - 1, 16); // MLEN - 1
+        bits.put(1, 1); // ISUNCOMPRESSED
+        bits.align();
+        bits.out.extend_from_slice(chunk);
+    }
+    bits.put(1, 1); // ISLAST
+    bits.put(1, 1); // ISLASTEMPTY
+    bits.align();
+    bits.out
+}
+
+/// The header of a zstd frame with no content size and a window of 2^`window_log`.
+fn zstd_frame_header(window_log: u8) -> Vec<u8> {
+    vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3]
+}
+
+fn zstd_block(out: &mut Vec<u8>, block_type: u32, size: usize, last: bool) {
+    let header = ((size as u32) << 3) | (block_type << 1) | u32::from(last);
+    out.extend_from_slice(&header.to_le_bytes()[..3]);
+}
+
+/// A zstd frame of raw blocks (RFC 8878, 3.1.1.2) of up to 128 KiB.
+fn zstd_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = zstd_frame_header(17);
+    let chunks: Vec<&[u8]> = data.chunks(1 << 17).collect();
+    if chunks.is_empty() {
+        zstd_block(&mut out, 0, 0, true);
+    }
+    for (i, chunk) in chunks.iter().enumerate() {
+        zstd_block(&mut out, 0, chunk.len(), i == chunks.len() - 1);
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+/// A zstd frame of `mib` MiB of zeros in RLE blocks: 32 bytes per MiB.
+fn zstd_bomb(mib: usize) -> Vec<u8> {
+    let mut out = zstd_frame_header(17);
+    let blocks = mib * 8;
+    for i in 0..blocks {
+        zstd_block(&mut out, 1, 1 << 17, i == blocks - 1);
+        out.push(0);
+    }
+    out
+}
+
+#[test]
+fn the_hand_written_streams_are_what_they_say() {
+    // What a real decoder makes of them is checked against towline below; here,
+    // only their shape.
+    assert_eq!(brotli_stored(b""), [0b0000_0110]);
+    assert_eq!(zstd_stored(b"").len(), 9);
+    assert_eq!(zstd_bomb(1).len(), 6 + 8 * 4);
+}
+
+#[tokio::test]
+async fn small_br_and_zstd_bodies_decode_also_in_1_byte_frames() {
+    let data = small_text();
+    for (token, coded) in [("br", SMALL_BR), ("zstd", SMALL_ZSTD)] {
+        let server = TestServer::start(move |req| {
+            let reply = Reply::text(coded).header("Content-Encoding", token);
+            if req.path() == "/frames" {
+                reply.chunked(1)
+            } else {
+                reply
+            }
+        })
+        .await;
+        let client = client(DecompressionLayer::new());
+        for path in ["/", "/frames"] {
+            let response = get(&client, &server.url(path)).await;
+            assert_eq!(response.status(), 200);
+            assert!(response.body().is_decoding(), "{token}");
+            assert!(response.headers().get("content-encoding").is_none());
+            assert!(response.headers().get("content-length").is_none());
+            let body = read_body(response.into_body()).await.expect("decoded");
+            assert!(body == data, "{token} {path}");
+        }
+        for request in server.requests() {
+            assert_eq!(request.header("accept-encoding"), Some(ALL_CODINGS));
+        }
+    }
+}
+
+#[tokio::test]
+async fn br_and_zstd_bodies_of_a_few_mib_decode() {
+    let data = &big_text()[..6 << 20];
+    for (token, coded) in [("br", brotli_stored(data)), ("zstd", zstd_stored(data))] {
+        let started = Instant::now();
+        let server = serve(token, coded).await;
+        let client = client(DecompressionLayer::new());
+        let response = get(&client, &server.url("/big")).await;
+        let largest = assert_streams(response.into_body(), data, token).await;
+        assert!(largest <= MAX_CHUNK, "{token}: a frame of {largest} bytes");
+        eprintln!("{token}: 6 MiB in {:?}", started.elapsed());
+    }
+    // 1-byte frames through a body of several blocks.
+    let data = &big_text()[..300_000];
+    for (token, coded) in [("br", brotli_stored(data)), ("zstd", zstd_stored(data))] {
+        let coded = Bytes::from(coded);
+        let server = TestServer::start(move |_| {
+            Reply::text(coded.clone())
+                .header("Content-Encoding", token)
+                .chunked(1)
+        })
+        .await;
+        let client = client(DecompressionLayer::new());
+        let response = get(&client, &server.url("/")).await;
+        assert_streams(response.into_body(), data, token).await;
+    }
+}
+
+#[tokio::test]
+async fn br_and_zstd_stack_with_gzip_and_each_other() {
+    let data = text(100_000);
+    let small = small_text();
+    let cases: [(&'static str, Vec<u8>, &[u8]); 5] = [
+        ("br, gzip", gzip(SMALL_BR), &small),
+        ("zstd, gzip", gzip(SMALL_ZSTD), &small),
+        ("gzip, br", brotli_stored(&gzip(&data)), &data),
+        ("gzip, zstd", zstd_stored(&gzip(&data)), &data),
+        ("zstd, br", brotli_stored(&zstd_stored(&data)), &data),
+    ];
+    let client = client(DecompressionLayer::new());
+    for (encoding, coded, expected) in cases {
+        let coded = Bytes::from(coded);
+        let server = TestServer::start(move |req| {
+            let reply = Reply::text(coded.clone()).header("Content-Encoding", encoding);
+            if req.path() == "/frames" {
+                reply.chunked(1)
+            } else {
+                reply
+            }
+        })
+        .await;
+        for path in ["/", "/frames"] {
+            let response = get(&client, &server.url(path)).await;
+            assert!(response.headers().get("content-encoding").is_none());
+            let body = read_body(response.into_body()).await;
+            let body = body.unwrap_or_else(|e| panic!("{encoding} {path}: {e}"));
+            assert!(body == expected, "{encoding} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn broken_br_and_zstd_are_decode_errors() {
+    let mut zstd_trailing = SMALL_ZSTD.to_vec();
+    zstd_trailing.extend_from_slice(b"\n<!-- appended by a proxy -->\n");
+    let mut br_trailing = SMALL_BR.to_vec();
+    br_trailing.extend_from_slice(b"\n<!-- appended by a proxy -->\n");
+    let mut zstd_bad_checksum = SMALL_ZSTD.to_vec();
+    let n = zstd_bad_checksum.len();
+    zstd_bad_checksum[n - 1] ^= 0x01;
+    let n = SMALL_BR.len();
+    let m = SMALL_ZSTD.len();
+    let cases: Vec<(&'static str, Vec<u8>, DecodeErrorKind)> = vec![
+        ("br", SMALL_BR[..1].to_vec(), DecodeErrorKind::Truncated),
+        ("br", SMALL_BR[..n / 2].to_vec(), DecodeErrorKind::Truncated),
+        ("br", SMALL_BR[..n - 1].to_vec(), DecodeErrorKind::Truncated),
+        ("zstd", SMALL_ZSTD[..3].to_vec(), DecodeErrorKind::Truncated),
+        (
+            "zstd",
+            SMALL_ZSTD[..m / 2].to_vec(),
+            DecodeErrorKind::Truncated,
+        ),
+        (
+            "zstd",
+            SMALL_ZSTD[..m - 1].to_vec(),
+            DecodeErrorKind::Truncated,
+        ),
+        ("br", br_trailing, DecodeErrorKind::TrailingData),
+        ("zstd", zstd_trailing, DecodeErrorKind::TrailingData),
+        ("zstd", zstd_bad_checksum, DecodeErrorKind::Checksum),
+        (
+            "br",
+            b"\x11 large window".to_vec(),
+            DecodeErrorKind::Corrupt,
+        ),
+        (
+            "zstd",
+            b"not zstd at all".to_vec(),
+            DecodeErrorKind::Corrupt,
+        ),
+    ];
+    let client = client(DecompressionLayer::new());
+    for (token, body, kind) in cases {
+        let server = serve(token, body).await;
+        let err = decode_error(&client, &server.url("/")).await;
+        assert!(err.is_decode() && !err.is_body(), "{token}: {err}");
+        let cause = cause::<DecodeError>(&err);
+        assert_eq!((cause.kind(), cause.coding()), (kind, token), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_zstd_frame_asking_for_a_window_over_64_mib_is_refused() {
+    let mut coded = zstd_frame_header(27);
+    zstd_block(&mut coded, 0, 2, true);
+    coded.extend_from_slice(b"hi");
+    let server = serve("zstd", coded).await;
+    let client = client(DecompressionLayer::new());
+    let err = decode_error(&client, &server.url("/")).await;
+    assert!(err.is_decode(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("zstd frame needs a window larger than the limit of 64 MiB"),
+        "{err}"
+    );
+    assert_eq!(towline::decompress::ZSTD_MAX_WINDOW, 64 << 20);
+}
+
+#[tokio::test]
+async fn br_and_zstd_bombs_stop_at_the_limit() {
+    let zstd_bomb = zstd_bomb(1024);
+    assert!(zstd_bomb.len() < 40_000, "{} bytes", zstd_bomb.len());
+    for (token, bomb, limit) in [
+        ("br", BR_BOMB_64_MIB.to_vec(), 16 << 20),
+        ("zstd", zstd_bomb, 64 << 20),
+    ] {
+        let server = serve(token, bomb).await;
+        let client = client(DecompressionLayer::new().limit(limit));
+        let response = get(&client, &server.url("/bomb")).await;
+        let mut body = std::pin::pin!(response.into_body());
+        let (mut decoded, mut largest) = (0u64, 0);
+        let err = loop {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    let len = frame.into_data().map_or(0, |d| d.len());
+                    decoded += len as u64;
+                    largest = largest.max(len);
+                }
+                Some(Err(e)) => break e,
+                None => panic!("{token}: the bomb passed a limit of {limit} bytes"),
+            }
+        };
+        let too_large = err
+            .downcast_ref::<DecodedTooLarge>()
+            .expect("DecodedTooLarge");
+        assert_eq!((too_large.limit(), too_large.coding()), (limit, token));
+        assert!(
+            decoded <= limit && decoded > limit - MAX_CHUNK as u64,
+            "{token}"
+        );
+        assert!(largest <= MAX_CHUNK, "{token}: saw {largest}");
     }
 }

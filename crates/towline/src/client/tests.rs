@@ -168,7 +168,8 @@ async fn gzip_is_negotiated_and_decoded() {
     encoder.write_all(&[b'z'; 10_000]).expect("gzip");
     let coded = encoder.finish().expect("gzip");
     let server = TestServer::start(move |req| {
-        assert_eq!(req.header("accept-encoding"), Some("gzip, deflate"));
+        let offered = req.header("accept-encoding").unwrap_or_default();
+        assert!(offered.starts_with("gzip, deflate"), "{offered}");
         Reply::text(coded.clone()).header("content-encoding", "gzip")
     })
     .await;

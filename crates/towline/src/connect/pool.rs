@@ -73,6 +73,7 @@ impl Conn {
         }
     }
 
+    #[cfg(feature = "http2")]
     fn is_ready(&self) -> bool {
         match &self.tx {
             Tx::H1(tx) => tx.is_ready(),

@@ -72,8 +72,9 @@ impl Config {
 }
 
 impl DecompressionLayer {
-    /// A layer with every default: gzip and deflate (as their features allow), a limit
-    /// of [256 MiB](DEFAULT_LIMIT), up to [3](DEFAULT_MAX_CODINGS) stacked codings.
+    /// A layer with every default: gzip, deflate, br and zstd (as their features
+    /// allow), a limit of [256 MiB](DEFAULT_LIMIT), up to [3](DEFAULT_MAX_CODINGS)
+    /// stacked codings.
     pub fn new() -> DecompressionLayer {
         DecompressionLayer {
             config: Config::default(),
@@ -96,6 +97,30 @@ impl DecompressionLayer {
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, on: bool) -> Self {
         self.config.settings.codings.deflate = on;
+        self.config.codings_changed();
+        self
+    }
+
+    /// Whether to ask for and decode `br` (brotli, RFC 7932). Streams that use brotli's
+    /// large-window extension are refused, so its window is at most 16 MiB.
+    ///
+    /// Default is `true`.
+    #[cfg(feature = "br")]
+    pub fn br(mut self, on: bool) -> Self {
+        self.config.settings.codings.br = on;
+        self.config.codings_changed();
+        self
+    }
+
+    /// Whether to ask for and decode `zstd` (Zstandard, RFC 8878), any number of
+    /// frames. A frame that asks for a window larger than
+    /// [`ZSTD_MAX_WINDOW`](super::ZSTD_MAX_WINDOW) (64 MiB) fails to decode rather
+    /// than make the client allocate it.
+    ///
+    /// Default is `true`.
+    #[cfg(feature = "zstd")]
+    pub fn zstd(mut self, on: bool) -> Self {
+        self.config.settings.codings.zstd = on;
         self.config.codings_changed();
         self
     }

@@ -606,7 +606,7 @@ async fn decoded_responses_lose_content_encoding_and_length() {
 
 #[tokio::test]
 async fn unknown_codings_pass_through_with_their_headers() {
-    for encoding in ["br", "zstd", "gzip, br", "br, gzip", "compress"] {
+    for encoding in ["x-unknown", "compress", "gzip, compress", "compress, gzip"] {
         let response = through(
             DecompressionLayer::new(),
             get(),
@@ -700,7 +700,16 @@ async fn accept_encoding_is_set_only_when_absent() {
             .get("accept-encoding")
             .map(|v| v.to_str().expect("ascii").to_owned())
     }
-    let layer = DecompressionLayer::new;
+    // With br and zstd switched off as they may be compiled in, only the codings
+    // of the default features remain.
+    let layer = || {
+        let layer = DecompressionLayer::new();
+        #[cfg(feature = "br")]
+        let layer = layer.br(false);
+        #[cfg(feature = "zstd")]
+        let layer = layer.zstd(false);
+        layer
+    };
     assert_eq!(sent(layer(), get()).await.as_deref(), Some("gzip, deflate"));
     let own = Request::get("http://h.test/")
         .header("accept-encoding", "identity")
@@ -878,4 +887,375 @@ fn types_are_send_sync_and_debug() {
     let mut service = Decompression::new(());
     let _: &mut () = service.get_mut();
     let _: () = service.into_inner();
+}
+
+// ---------------------------------------------------------------------------------
+// br and zstd
+
+#[cfg(all(feature = "br", feature = "zstd"))]
+#[tokio::test]
+async fn br_and_zstd_are_offered_when_compiled_and_on() {
+    async fn sent(layer: DecompressionLayer) -> Option<String> {
+        let (mut service, mut handle) =
+            mock::spawn_layer::<Request<()>, Response<Script>, _>(layer);
+        assert_ready_ok!(service.poll_ready());
+        let mut response = task::spawn(service.call(get()));
+        assert_pending!(response.poll());
+        let (request, respond) = handle.next_request().await.expect("request");
+        respond.send_response(Response::new(script(vec![])));
+        assert_ready_ok!(response.poll());
+        request
+            .headers()
+            .get("accept-encoding")
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+    let layer = DecompressionLayer::new;
+    assert_eq!(
+        sent(layer()).await.as_deref(),
+        Some("gzip, deflate, br, zstd")
+    );
+    assert_eq!(
+        sent(layer().br(false)).await.as_deref(),
+        Some("gzip, deflate, zstd")
+    );
+    assert_eq!(
+        sent(layer().zstd(false)).await.as_deref(),
+        Some("gzip, deflate, br")
+    );
+    let only = layer().gzip(false).deflate(false).zstd(false);
+    assert_eq!(sent(only).await.as_deref(), Some("br"));
+
+    // Switched off, each passes through untouched.
+    for (encoding, layer) in [("br", layer().br(false)), ("zstd", layer().zstd(false))] {
+        let response = through(layer, get(), encoded(encoding, frames(b"opaque", 2))).await;
+        assert!(!response.body().is_decoding());
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(read_all(response.into_body()).await.0, b"opaque");
+    }
+}
+
+#[cfg(feature = "br")]
+mod br {
+    use super::*;
+
+    pub(super) fn brotli(data: &[u8]) -> Vec<u8> {
+        brotli_level(data, 5, 22)
+    }
+
+    fn brotli_level(data: &[u8], quality: u32, lgwin: u32) -> Vec<u8> {
+        let mut e = ::brotli::CompressorWriter::new(Vec::new(), 4096, quality, lgwin);
+        e.write_all(data).expect("write");
+        e.into_inner()
+    }
+
+    #[tokio::test]
+    async fn br_round_trips_in_any_frame_size() {
+        let data = text(200_000);
+        for coded in [
+            brotli(&data),
+            brotli_level(&data, 11, 24),
+            brotli_level(&data, 0, 10),
+        ] {
+            for frame in [1, 2, 3, 7, 100, 4096, coded.len()] {
+                let out = decode("br", frames(&coded, frame)).await;
+                let out = out.unwrap_or_else(|e| panic!("br in frames of {frame}: {e}"));
+                assert!(out == data, "br in frames of {frame}");
+            }
+        }
+        // Case-insensitive, and the empty stream.
+        assert!(
+            decode("BR", frames(&brotli(&data), 999))
+                .await
+                .expect("decoded")
+                == data
+        );
+        let empty = brotli(b"");
+        assert!(
+            decode("br", frames(&empty, 1))
+                .await
+                .expect("decoded")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn every_truncation_of_br_is_an_error() {
+        let coded = brotli(&text(3000));
+        for cut in 1..coded.len() {
+            for frame in [1, cut] {
+                let err = decode_err("br", frames(&coded[..cut], frame)).await;
+                assert_eq!(err.kind(), DecodeErrorKind::Truncated, "cut at {cut}");
+                assert_eq!(err.to_string(), "br body is truncated");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn trailing_bytes_after_br_are_an_error() {
+        let data = text(1000);
+        for garbage in [&b"x"[..], b"\0", b"\0\0\0\0\0\0\0\0\0", b"garbage after"] {
+            let mut coded = brotli(&data);
+            coded.extend_from_slice(garbage);
+            for frame in [1, 2, 5, coded.len()] {
+                let err = decode_err("br", frames(&coded, frame)).await;
+                assert_eq!(
+                    err.kind(),
+                    DecodeErrorKind::TrailingData,
+                    "{garbage:?} {frame}"
+                );
+                assert_eq!(
+                    err.to_string(),
+                    "trailing bytes after the end of the brotli stream"
+                );
+            }
+        }
+        // Two streams back to back are one stream and garbage.
+        let mut two = brotli(b"one");
+        two.extend(brotli(b"two"));
+        let err = decode_err("br", frames(&two, 3)).await;
+        assert_eq!(err.kind(), DecodeErrorKind::TrailingData);
+    }
+
+    #[tokio::test]
+    async fn corrupt_br_is_an_error() {
+        // 0x11 starts a large-window stream, which plain brotli does not allow.
+        for coded in [&b"\x11\x00\x00\x00"[..], b"plain text, not brotli at all"] {
+            for frame in [1, coded.len()] {
+                let err = decode_err("br", frames(coded, frame)).await;
+                assert_eq!(err.kind(), DecodeErrorKind::Corrupt, "{coded:?}");
+                assert!(
+                    err.to_string().starts_with("brotli data is corrupt ("),
+                    "{err}"
+                );
+                assert_eq!(err.coding(), "br");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_br_bomb_stops_at_the_limit() {
+        let coded = brotli_level(&vec![0u8; 32 << 20], 5, 24);
+        assert!(coded.len() < 64 << 10, "{} bytes", coded.len());
+        let layer = DecompressionLayer::new().limit(1 << 20);
+        let response = through(layer, get(), coded_response("br", &coded)).await;
+        let (out, sizes, err) = read_all(response.into_body()).await;
+        let err = err.expect("too large");
+        let too_large = err
+            .downcast_ref::<DecodedTooLarge>()
+            .expect("DecodedTooLarge");
+        assert_eq!((too_large.limit(), too_large.coding()), (1 << 20, "br"));
+        assert!(out.len() <= 1 << 20);
+        assert!(sizes.iter().all(|&s| s <= MAX_CHUNK));
+    }
+
+    #[tokio::test]
+    async fn br_stacks_with_gzip() {
+        let data = text(50_000);
+        let coded = gzip(&brotli(&data));
+        for frame in [1, 333, coded.len()] {
+            let out = decode("br, gzip", frames(&coded, frame)).await;
+            assert!(out.expect("decoded") == data, "frames of {frame}");
+        }
+        let coded = brotli(&gzip(&data));
+        assert!(
+            decode("gzip, br", frames(&coded, 1))
+                .await
+                .expect("decoded")
+                == data
+        );
+    }
+}
+
+#[cfg(feature = "zstd")]
+mod zstd {
+    use super::*;
+
+    pub(super) fn zstd(data: &[u8]) -> Vec<u8> {
+        ::zstd::encode_all(data, 3).expect("zstd")
+    }
+
+    fn zstd_with(data: &[u8], level: i32, checksum: bool) -> Vec<u8> {
+        let mut e = ::zstd::stream::Encoder::new(Vec::new(), level).expect("encoder");
+        e.include_checksum(checksum).expect("checksum");
+        e.write_all(data).expect("write");
+        e.finish().expect("finish")
+    }
+
+    /// A frame written by hand: no content size, a window of 2^`window_log` bytes,
+    /// one raw block holding `data`.
+    fn raw_frame(window_log: u8, data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3];
+        let header = ((data.len() as u32) << 3) | 1;
+        out.extend_from_slice(&header.to_le_bytes()[..3]);
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn skippable(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x5a, 0x2a, 0x4d, 0x18];
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[tokio::test]
+    async fn zstd_round_trips_in_any_frame_size() {
+        let data = text(200_000);
+        for coded in [
+            zstd(&data),
+            zstd_with(&data, 19, true),
+            zstd_with(&data, 1, false),
+        ] {
+            for frame in [1, 2, 3, 7, 100, 4096, coded.len()] {
+                let out = decode("zstd", frames(&coded, frame)).await;
+                let out = out.unwrap_or_else(|e| panic!("zstd in frames of {frame}: {e}"));
+                assert!(out == data, "zstd in frames of {frame}");
+            }
+        }
+        assert!(
+            decode("ZSTD", frames(&zstd(&data), 999))
+                .await
+                .expect("decoded")
+                == data
+        );
+        let empty = zstd(b"");
+        assert!(
+            decode("zstd", frames(&empty, 1))
+                .await
+                .expect("decoded")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn zstd_frames_and_skippable_frames_are_concatenated() {
+        let (a, b) = (text(3000), text(70_000));
+        let mut coded = skippable(b"metadata");
+        coded.extend(zstd(&a));
+        coded.extend(zstd(b""));
+        coded.extend(skippable(b""));
+        coded.extend(raw_frame(20, b"raw"));
+        coded.extend(zstd_with(&b, 5, true));
+        let expected = [&a[..], b"raw", &b[..]].concat();
+        for frame in [1, 3, 4, 5, 1000, coded.len()] {
+            let out = decode("zstd", frames(&coded, frame)).await;
+            assert!(out.expect("decoded") == expected, "frames of {frame}");
+        }
+        // Many tiny frames in one chunk.
+        let many: Vec<u8> = (0..20_000).flat_map(|_| skippable(b"")).collect();
+        let mut coded = many;
+        coded.extend(zstd(b"end"));
+        assert_eq!(
+            decode("zstd", frames(&coded, coded.len()))
+                .await
+                .expect("decoded"),
+            b"end"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_truncation_of_zstd_is_an_error() {
+        let data = text(3000);
+        for coded in [zstd(&data), zstd_with(&data, 3, true)] {
+            for cut in 1..coded.len() {
+                for frame in [1, cut] {
+                    let err = decode_err("zstd", frames(&coded[..cut], frame)).await;
+                    assert_eq!(err.kind(), DecodeErrorKind::Truncated, "cut at {cut}");
+                    assert_eq!(err.to_string(), "zstd body is truncated");
+                }
+            }
+        }
+        // A second frame cut short, even in its magic number.
+        let mut two = zstd(b"first");
+        two.extend(zstd(b"second"));
+        let first = zstd(b"first").len();
+        for cut in [first + 1, first + 3, first + 4, first + 6, two.len() - 1] {
+            let err = decode_err("zstd", frames(&two[..cut], 1)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::Truncated, "cut at {cut}");
+        }
+    }
+
+    #[tokio::test]
+    async fn trailing_bytes_after_zstd_are_an_error() {
+        let data = text(1000);
+        for garbage in [
+            &b"x"[..],
+            b"\0",
+            b"\x28\xb5\x2f\x00",
+            b"\x5a\x2a\x4d\x19",
+            b"garbage",
+        ] {
+            let mut coded = zstd(&data);
+            coded.extend_from_slice(garbage);
+            for frame in [1, 2, coded.len()] {
+                let err = decode_err("zstd", frames(&coded, frame)).await;
+                assert_eq!(err.kind(), DecodeErrorKind::TrailingData, "{garbage:?}");
+                assert_eq!(err.to_string(), "trailing bytes after the last zstd frame");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn corrupt_zstd_is_an_error() {
+        let err = decode_err("zstd", frames(b"plain text, not zstd", 4)).await;
+        assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
+        assert!(
+            err.to_string().starts_with("zstd data is corrupt ("),
+            "{err}"
+        );
+        // A block of the reserved type 3.
+        let mut coded = raw_frame(20, b"abc");
+        coded[6] |= 0b110;
+        let err = decode_err("zstd", frames(&coded, 1)).await;
+        assert_eq!(err.kind(), DecodeErrorKind::Corrupt, "{err}");
+        // A flipped bit in checksummed data.
+        let mut coded = zstd_with(&text(5000), 3, true);
+        let n = coded.len();
+        coded[n - 2] ^= 0x10;
+        let err = decode_err("zstd", frames(&coded, 7)).await;
+        assert_eq!(err.kind(), DecodeErrorKind::Checksum, "{err}");
+        assert_eq!(err.to_string(), "zstd checksum mismatch");
+    }
+
+    #[tokio::test]
+    async fn a_zstd_window_over_64_mib_is_refused() {
+        assert_eq!(ZSTD_MAX_WINDOW, 64 << 20);
+        let ok = decode("zstd", frames(&raw_frame(26, b"ok"), 1)).await;
+        assert_eq!(ok.expect("64 MiB window"), b"ok");
+        for log in [27, 31, 41] {
+            let err = decode_err("zstd", frames(&raw_frame(log, b"too big"), 1)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::Other, "{err}");
+            assert_eq!(
+                err.to_string(),
+                "zstd frame needs a window larger than the limit of 64 MiB"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_zstd_bomb_stops_at_the_limit() {
+        let coded = zstd_with(&vec![0u8; 64 << 20], 19, false);
+        assert!(coded.len() < 64 << 10, "{} bytes", coded.len());
+        let layer = DecompressionLayer::new().limit(1 << 20);
+        let response = through(layer, get(), coded_response("zstd", &coded)).await;
+        let (out, sizes, err) = read_all(response.into_body()).await;
+        let err = err.expect("too large");
+        let too_large = err
+            .downcast_ref::<DecodedTooLarge>()
+            .expect("DecodedTooLarge");
+        assert_eq!((too_large.limit(), too_large.coding()), (1 << 20, "zstd"));
+        assert!(out.len() <= 1 << 20);
+        assert!(sizes.iter().all(|&s| s <= MAX_CHUNK));
+    }
+
+    #[cfg(feature = "br")]
+    #[tokio::test]
+    async fn zstd_stacks_with_br_and_gzip() {
+        let data = text(50_000);
+        let coded = gzip(&super::br::brotli(&zstd(&data)));
+        for frame in [1, 333, coded.len()] {
+            let out = decode("zstd, br, gzip", frames(&coded, frame)).await;
+            assert!(out.expect("decoded") == data, "frames of {frame}");
+        }
+    }
 }

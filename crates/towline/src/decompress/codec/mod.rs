@@ -1,11 +1,18 @@
 //! The [`Decoder`] trait and the built-in codings.
 
+#[cfg(feature = "br")]
+mod brotli;
 #[cfg(feature = "deflate")]
 mod deflate;
 #[cfg(feature = "gzip")]
 mod gzip;
 #[cfg(any(feature = "gzip", feature = "deflate"))]
 mod inflate;
+#[cfg(feature = "zstd")]
+mod zstd;
+
+#[cfg(feature = "zstd")]
+pub(crate) use zstd::MAX_WINDOW_LOG as ZSTD_MAX_WINDOW_LOG;
 
 use std::fmt;
 use std::sync::Arc;
@@ -99,6 +106,10 @@ pub(crate) struct Codings {
     pub(crate) gzip: bool,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: bool,
+    #[cfg(feature = "br")]
+    pub(crate) br: bool,
+    #[cfg(feature = "zstd")]
+    pub(crate) zstd: bool,
     /// `None` unless the user added codings, so the common case clones no `Arc`.
     pub(crate) custom: Option<Arc<[Custom]>>,
 }
@@ -111,6 +122,10 @@ pub(crate) enum Coding {
     Gzip,
     #[cfg(feature = "deflate")]
     Deflate,
+    #[cfg(feature = "br")]
+    Brotli,
+    #[cfg(feature = "zstd")]
+    Zstd,
     Custom(usize),
 }
 
@@ -128,7 +143,12 @@ impl Codings {
 
     /// Every built-in coding on, or off.
     #[cfg_attr(
-        not(any(feature = "gzip", feature = "deflate")),
+        not(any(
+            feature = "gzip",
+            feature = "deflate",
+            feature = "br",
+            feature = "zstd"
+        )),
         allow(unused_variables, reason = "no built-in coding is compiled in")
     )]
     fn builtin(on: bool) -> Codings {
@@ -137,6 +157,10 @@ impl Codings {
             gzip: on,
             #[cfg(feature = "deflate")]
             deflate: on,
+            #[cfg(feature = "br")]
+            br: on,
+            #[cfg(feature = "zstd")]
+            zstd: on,
             custom: None,
         }
     }
@@ -164,6 +188,14 @@ impl Codings {
         if self.deflate && token.eq_ignore_ascii_case(b"deflate") {
             return Some(Coding::Deflate);
         }
+        #[cfg(feature = "br")]
+        if self.br && token.eq_ignore_ascii_case(b"br") {
+            return Some(Coding::Brotli);
+        }
+        #[cfg(feature = "zstd")]
+        if self.zstd && token.eq_ignore_ascii_case(b"zstd") {
+            return Some(Coding::Zstd);
+        }
         None
     }
 
@@ -178,6 +210,10 @@ impl Codings {
                 AnyDecoder::Deflate(deflate::DeflateDecoder::new()),
                 "deflate",
             )),
+            #[cfg(feature = "br")]
+            Coding::Brotli => Some((AnyDecoder::Brotli(brotli::BrotliDecoder::new()), "br")),
+            #[cfg(feature = "zstd")]
+            Coding::Zstd => Some((AnyDecoder::Zstd(zstd::ZstdDecoder::new()), "zstd")),
             Coding::Custom(i) => {
                 let custom = self.custom.as_deref()?.get(i)?;
                 Some((AnyDecoder::Custom((custom.make)()), custom.name))
@@ -197,6 +233,14 @@ impl Codings {
         if self.deflate {
             names.push("deflate");
         }
+        #[cfg(feature = "br")]
+        if self.br {
+            names.push("br");
+        }
+        #[cfg(feature = "zstd")]
+        if self.zstd {
+            names.push("zstd");
+        }
         for custom in self.custom.as_deref().unwrap_or(&[]) {
             if !names.iter().any(|n| n.eq_ignore_ascii_case(custom.name)) {
                 names.push(custom.name);
@@ -207,6 +251,9 @@ impl Codings {
             ["gzip"] => Some(HeaderValue::from_static("gzip")),
             ["deflate"] => Some(HeaderValue::from_static("deflate")),
             ["gzip", "deflate"] => Some(HeaderValue::from_static("gzip, deflate")),
+            ["gzip", "deflate", "br", "zstd"] => {
+                Some(HeaderValue::from_static("gzip, deflate, br, zstd"))
+            }
             _ => HeaderValue::from_str(&names.join(", ")).ok(),
         }
     }
@@ -218,6 +265,10 @@ pub(crate) enum AnyDecoder {
     Gzip(gzip::GzipDecoder),
     #[cfg(feature = "deflate")]
     Deflate(deflate::DeflateDecoder),
+    #[cfg(feature = "br")]
+    Brotli(brotli::BrotliDecoder),
+    #[cfg(feature = "zstd")]
+    Zstd(zstd::ZstdDecoder),
     Custom(Box<dyn Decoder>),
 }
 
@@ -232,6 +283,10 @@ impl AnyDecoder {
             AnyDecoder::Gzip(d) => d.decode(input, output),
             #[cfg(feature = "deflate")]
             AnyDecoder::Deflate(d) => d.decode(input, output),
+            #[cfg(feature = "br")]
+            AnyDecoder::Brotli(d) => d.decode(input, output),
+            #[cfg(feature = "zstd")]
+            AnyDecoder::Zstd(d) => d.decode(input, output),
             AnyDecoder::Custom(d) => d.decode(input, output),
         }
     }
@@ -242,6 +297,10 @@ impl AnyDecoder {
             AnyDecoder::Gzip(d) => d.finish(output),
             #[cfg(feature = "deflate")]
             AnyDecoder::Deflate(d) => d.finish(output),
+            #[cfg(feature = "br")]
+            AnyDecoder::Brotli(d) => d.finish(output),
+            #[cfg(feature = "zstd")]
+            AnyDecoder::Zstd(d) => d.finish(output),
             AnyDecoder::Custom(d) => d.finish(output),
         }
     }
@@ -254,6 +313,10 @@ impl fmt::Debug for AnyDecoder {
             AnyDecoder::Gzip(_) => "gzip",
             #[cfg(feature = "deflate")]
             AnyDecoder::Deflate(_) => "deflate",
+            #[cfg(feature = "br")]
+            AnyDecoder::Brotli(_) => "br",
+            #[cfg(feature = "zstd")]
+            AnyDecoder::Zstd(_) => "zstd",
             AnyDecoder::Custom(_) => "custom",
         })
     }
