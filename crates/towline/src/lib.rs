@@ -42,6 +42,28 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+/// Writes `get_ref`, `get_mut` and `into_inner` for a middleware service whose inner
+/// service is its field `inner` of type `S`.
+#[allow(unused_macros)] // every middleware that uses it is behind a feature
+macro_rules! inner_service_accessors {
+    () => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut S {
+            &mut self.inner
+        }
+
+        /// Unwraps the inner service.
+        pub fn into_inner(self) -> S {
+            self.inner
+        }
+    };
+}
+
 pub mod body;
 #[cfg(feature = "client")]
 pub mod client;

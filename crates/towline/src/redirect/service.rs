@@ -53,20 +53,7 @@ impl<S, P> FollowRedirect<S, P> {
         &self.policy
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    inner_service_accessors!();
 }
 
 impl<S, P, B, ResB> Service<Request<B>> for FollowRedirect<S, P>
