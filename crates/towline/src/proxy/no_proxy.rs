@@ -122,7 +122,9 @@ impl NoProxy {
         self.names.iter().any(|(name, p)| {
             port_ok(*p)
                 && host.len() >= name.len()
-                && host[host.len() - name.len()..].eq_ignore_ascii_case(name)
+                // Compared as bytes: a host that is not ASCII cannot be cut inside a
+                // character, and simply does not match an ASCII name.
+                && host.as_bytes()[host.len() - name.len()..].eq_ignore_ascii_case(name.as_bytes())
                 && (host.len() == name.len()
                     || host.as_bytes()[host.len() - name.len() - 1] == b'.')
         })
