@@ -19,6 +19,9 @@ pub(crate) struct Daemon {
     dir: PathBuf,
     log: PathBuf,
     pub(crate) port: u16,
+    /// squid's shared-memory segments (`/dev/shm/<prefix>-*`), which a killed squid
+    /// leaves behind.
+    shm_prefix: Option<String>,
 }
 
 impl Daemon {
@@ -44,6 +47,7 @@ impl Daemon {
         dir: PathBuf,
         log: PathBuf,
         port: u16,
+        shm_prefix: Option<String>,
         command: &mut Command,
     ) -> Daemon {
         let out = std::fs::File::create(dir.join("stdout.log")).expect("stdout log");
@@ -60,6 +64,7 @@ impl Daemon {
             dir,
             log,
             port,
+            shm_prefix,
         };
         daemon.wait_until_listening();
         daemon
@@ -97,6 +102,18 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(prefix) = &self.shm_prefix {
+            let prefix = format!("{prefix}-");
+            for entry in std::fs::read_dir("/dev/shm")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 }
 
@@ -185,12 +202,22 @@ shutdown_lifetime 0 seconds
         .expect("chown");
     assert!(owned.success(), "chown proxy {}", dir.display());
     let log = dir.join("cache.log");
+    // squid names its shared-memory segments after the service name (`/squid-…shm`
+    // by default): two squids started at once by parallel tests collide on them
+    // ("shm_open … File exists"). A service name per instance keeps them apart.
+    let service = format!("towline{}x{port}", std::process::id());
     Daemon::spawn(
         "squid",
         dir,
         log,
         port,
-        Command::new(squid).arg("-N").arg("-f").arg(&conf_path),
+        Some(service.clone()),
+        Command::new(squid)
+            .arg("-N")
+            .arg("-n")
+            .arg(&service)
+            .arg("-f")
+            .arg(&conf_path),
     )
 }
 
@@ -226,6 +253,7 @@ PidFile \"{d}/tinyproxy.pid\"
         dir,
         log,
         port,
+        None,
         Command::new(tinyproxy).arg("-d").arg("-c").arg(&conf_path),
     )
 }
@@ -241,7 +269,7 @@ pub(crate) fn microsocks(auth: Option<(&str, &str)>) -> Daemon {
         command.args(["-u", user, "-P", pass]);
     }
     let log = dir.join("stderr.log");
-    Daemon::spawn("microsocks", dir, log, port, &mut command)
+    Daemon::spawn("microsocks", dir, log, port, None, &mut command)
 }
 
 /// A TLS front on `127.0.0.1`: accepts TLS with `config` and relays the plain bytes to
