@@ -613,6 +613,28 @@ async fn a_hyper_server_on_a_unix_socket_through_the_unix_dialer() {
         "one pooled connection"
     );
 
+    // The whole Client stack runs on the same dialer, with its own pool.
+    let client = towline::Client::builder()
+        .build_with_dialer(UnixDialer::new(&path))
+        .expect("client");
+    for _ in 0..2 {
+        let response = client
+            .get("http://docker/v1.43/version")
+            .send()
+            .await
+            .expect("client response");
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.expect("text");
+        assert_eq!(text, "GET /v1.43/version host=docker");
+    }
+    let stats = client.pool_stats();
+    assert_eq!((stats.opened, stats.reused), (1, 1), "{stats:?}");
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the client opened one connection of its own"
+    );
+
     // A socket that does not exist names its path.
     let missing = Connector::builder().build_with_dialer(UnixDialer::new(dir.join("none.sock")));
     let request = Request::get("http://localhost/")

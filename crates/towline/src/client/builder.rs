@@ -355,6 +355,26 @@ impl ClientBuilder {
 
     /// Builds the client, or reports the first invalid setting.
     pub fn build(self) -> Result<Client, Error> {
+        self.build_with_dialer(connect::TcpDialer::new())
+    }
+
+    /// Builds the client on another [`Dial`](connect::Dial)er than TCP — a
+    /// [`UnixDialer`](connect::UnixDialer), an in-memory pipe, your own endpoint
+    /// (Twisted's `Agent.usingEndpointFactory`). Every layer works as with [`build`](Self::build);
+    /// TLS, when the URI is `https`, runs over the dialed stream.
+    ///
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # async fn docker() -> Result<(), towline::Error> {
+    /// // Docker's API, on its Unix socket: the URI's host only names the `Host` header.
+    /// let client = towline::Client::builder()
+    ///     .build_with_dialer(towline::connect::UnixDialer::new("/var/run/docker.sock"))?;
+    /// let version = client.get("http://docker/version").send().await?.text().await?;
+    /// # let _ = version;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn build_with_dialer<D: connect::Dial>(self, dialer: D) -> Result<Client, Error> {
         if let Some(err) = self.errors.into_iter().next() {
             return Err(err);
         }
@@ -364,7 +384,7 @@ impl ClientBuilder {
         if let Some(tls) = self.tls {
             connector = connector.tls(tls?);
         }
-        let connector = connector.build();
+        let connector = connector.build_with_dialer(dialer);
         #[cfg(feature = "cookies")]
         let jar = self.cookies.clone();
         let layers = stack::Layers {
@@ -386,7 +406,7 @@ impl ClientBuilder {
         Ok(Client {
             stack,
             shared: std::sync::Arc::new(Shared {
-                connector,
+                pool: Box::new(connector),
                 default_headers: self.default_headers,
                 timeout: self.timeout,
                 read_timeout: self.read_timeout,

@@ -93,7 +93,7 @@ pub struct Client {
 
 /// What every request of a client shares.
 struct Shared {
-    connector: Connector,
+    pool: Box<dyn PoolHandle>,
     default_headers: HeaderMap,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
@@ -106,7 +106,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("timeout", &self.shared.timeout)
             .field("read_timeout", &self.shared.read_timeout)
-            .field("pool", &self.shared.connector.pool_stats())
+            .field("pool", &self.shared.pool.pool_stats())
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +114,22 @@ impl fmt::Debug for Client {
 impl Default for Client {
     fn default() -> Client {
         Client::new()
+    }
+}
+
+/// The client's view of its connector's pool, whatever the dialer.
+pub(crate) trait PoolHandle: Send + Sync + 'static {
+    fn pool_stats(&self) -> PoolStats;
+    fn close_idle(&self);
+}
+
+impl<D: Send + Sync + 'static> PoolHandle for Connector<D> {
+    fn pool_stats(&self) -> PoolStats {
+        Connector::pool_stats(self)
+    }
+
+    fn close_idle(&self) {
+        Connector::close_idle(self)
     }
 }
 
@@ -190,7 +206,7 @@ impl Client {
 
     /// Counters of the connection pool.
     pub fn pool_stats(&self) -> PoolStats {
-        self.shared.connector.pool_stats()
+        self.shared.pool.pool_stats()
     }
 
     /// The client's cookie jar, unless cookies are off.
@@ -201,7 +217,7 @@ impl Client {
 
     /// Closes every idle pooled connection now.
     pub fn close_idle(&self) {
-        self.shared.connector.close_idle();
+        self.shared.pool.close_idle();
     }
 
     /// Runs one request through the stack with the client's defaults and timeouts.

@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::body::{self, ResponseBody};
 use crate::body::Body;
-use crate::connect::Connector;
+use crate::connect::{Connector, Dial};
 use crate::error::{BoxError, Error, Kind, TimedOut};
 
 pub(crate) type BoxedResponse =
@@ -92,7 +92,7 @@ pub(crate) struct Layers {
 }
 
 /// Stacks the layers on the connector, bottom up, and erases the type.
-pub(crate) fn build(connector: Connector, layers: Layers) -> std::sync::Arc<dyn Stack> {
+pub(crate) fn build<D: Dial>(connector: Connector<D>, layers: Layers) -> std::sync::Arc<dyn Stack> {
     #[cfg(feature = "retry")]
     let service = if layers.retry {
         Either::Left(crate::retry::RetryStale::new(connector))
@@ -102,7 +102,7 @@ pub(crate) fn build(connector: Connector, layers: Layers) -> std::sync::Arc<dyn 
     #[cfg(not(feature = "retry"))]
     let service = {
         let _ = layers.retry;
-        Either::<Connector, Connector>::Right(connector)
+        Either::<Connector<D>, Connector<D>>::Right(connector)
     };
 
     // Layers that add failures return `BoxError`; both arms of each choice must agree.
