@@ -1,0 +1,156 @@
+//! What each towline layer costs a request, over an in-memory service that answers at
+//! once: no network, no runtime wake-ups, only the layer's own work.
+//!
+//! Run with `cargo bench -p towline-bench --bench layers`. Each benchmark builds a GET
+//! with two headers, sends it through the stack with `oneshot` and reads the 1 KiB
+//! body to its end; `bare` is the service alone, so a layer's overhead is its time
+//! minus `bare`'s.
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use towline::Body;
+use towline::cookie::{CookieLayer, Jar};
+use towline::decompress::DecompressionLayer;
+use towline::proxy::{NoProxy, ProxyLayer, ProxyServer};
+use towline::redirect::FollowRedirectLayer;
+use towline::retry::RetryStaleLayer;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const URI: &str = "http://api.bench.test/v1/items?id=42";
+
+/// The service under every stack: a 200 with a 1 KiB body, ready at once.
+#[derive(Clone, Copy, Debug)]
+struct Answer;
+
+impl Service<Request<Body>> for Answer {
+    type Response = Response<Full<Bytes>>;
+    // The retry layer needs an error that can say "stale"; towline's own does.
+    type Error = towline::Error;
+    type Future = std::future::Ready<Result<Self::Response, towline::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), towline::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        drop(black_box(request));
+        static KIB: [u8; 1024] = [b'x'; 1024];
+        let response = Response::builder()
+            .header("content-type", "application/json")
+            .header("content-length", "1024")
+            .body(Full::new(Bytes::from_static(&KIB)))
+            .expect("a valid response");
+        std::future::ready(Ok(response))
+    }
+}
+
+fn request() -> Request<Body> {
+    Request::get(URI)
+        .header("accept", "application/json")
+        .header("x-request-id", "7f1c2a")
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+/// Sends one request through `service` and reads the body.
+async fn once<S, B>(service: S)
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let response = match service.oneshot(request()).await {
+        Ok(response) => response,
+        Err(err) => panic!("the stack failed: {}", err.into()),
+    };
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body reads");
+    black_box(body);
+}
+
+/// A jar holding `n` cookies for the benchmark's host, half of them on its path.
+fn jar(n: usize) -> Jar {
+    let jar = Jar::new();
+    let uri: http::Uri = URI.parse().expect("uri");
+    for i in 0..n {
+        let path = if i % 2 == 0 { "/v1" } else { "/other" };
+        jar.set_cookie(&uri, format!("c{i}=value{i}; Path={path}"))
+            .expect("a valid cookie");
+    }
+    jar
+}
+
+fn layers(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("layer over an in-memory service");
+
+    group.bench_function("bare", |b| b.to_async(&runtime).iter(|| once(Answer)));
+
+    let retry = RetryStaleLayer::new().layer(Answer);
+    group.bench_function("RetryStaleLayer", |b| {
+        b.to_async(&runtime).iter(|| once(retry.clone()))
+    });
+
+    let redirect = FollowRedirectLayer::new().layer(Answer);
+    group.bench_function("FollowRedirectLayer", |b| {
+        b.to_async(&runtime).iter(|| once(redirect.clone()))
+    });
+
+    let cookies_empty = CookieLayer::new(Jar::new()).layer(Answer);
+    group.bench_function("CookieLayer, empty jar", |b| {
+        b.to_async(&runtime).iter(|| once(cookies_empty.clone()))
+    });
+
+    let cookies_full = CookieLayer::new(jar(20)).layer(Answer);
+    group.bench_function("CookieLayer, 20 cookies (10 sent)", |b| {
+        b.to_async(&runtime).iter(|| once(cookies_full.clone()))
+    });
+
+    let decompress = DecompressionLayer::new().layer(Answer);
+    group.bench_function("DecompressionLayer, identity response", |b| {
+        b.to_async(&runtime).iter(|| once(decompress.clone()))
+    });
+
+    let direct = ProxyLayer::direct().layer(Answer);
+    group.bench_function("ProxyLayer, direct", |b| {
+        b.to_async(&runtime).iter(|| once(direct.clone()))
+    });
+
+    let proxied = ProxyLayer::new(ProxyServer::parse("http://127.0.0.1:3128").expect("proxy uri"))
+        .no_proxy(NoProxy::parse("localhost,.internal.test,10.0.0.0/8"))
+        .layer(Answer);
+    group.bench_function("ProxyLayer, proxy with NO_PROXY list", |b| {
+        b.to_async(&runtime).iter(|| once(proxied.clone()))
+    });
+
+    // Every layer, in the order the Client stacks them (outermost first).
+    let all = ServiceBuilder::new()
+        .layer(DecompressionLayer::new())
+        .layer(FollowRedirectLayer::new())
+        .layer(CookieLayer::new(jar(20)))
+        .layer(ProxyLayer::direct())
+        .layer(RetryStaleLayer::new())
+        .service(Answer);
+    group.bench_function("all five layers", |b| {
+        b.to_async(&runtime).iter(|| once(all.clone()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layers);
+criterion_main!(benches);
