@@ -95,6 +95,7 @@ fn jar(n: usize) -> Jar {
 
 fn layers(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let mut group = c.benchmark_group("layer over an in-memory service");
@@ -152,5 +153,48 @@ fn layers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, layers);
+/// A dialer that opens an in-memory pipe and serves it with hyper on the same runtime:
+/// the whole client path runs, the kernel's loopback does not.
+fn in_memory_dialer() -> impl towline::connect::Dial {
+    tower::service_fn(|_: towline::connect::Destination| {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            static KIB: [u8; 1024] = [b'x'; 1024];
+            let service = hyper::service::service_fn(|_: Request<hyper::body::Incoming>| {
+                std::future::ready(Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                    Bytes::from_static(&KIB),
+                ))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(server), service)
+                .await;
+        });
+        std::future::ready(Ok::<_, std::io::Error>(client))
+    })
+}
+
+/// The `Connector` alone and the `Client` with its defaults, each over one pooled
+/// in-memory connection: the difference is what the Client's layers and facade cost.
+fn client_over_connector(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("over an in-memory connection");
+
+    let connector = towline::connect::Connector::builder().build_with_dialer(in_memory_dialer());
+    group.bench_function("Connector", |b| {
+        b.to_async(&runtime).iter(|| once(connector.clone()))
+    });
+
+    let client = towline::Client::builder()
+        .build_with_dialer(in_memory_dialer())
+        .expect("client");
+    group.bench_function("Client", |b| {
+        b.to_async(&runtime).iter(|| once(client.clone()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layers, client_over_connector);
 criterion_main!(benches);
