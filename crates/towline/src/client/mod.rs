@@ -222,9 +222,11 @@ impl Client {
 
     /// Runs one request through the stack with the client's defaults and timeouts.
     fn dispatch(&self, mut request: Request<Body>) -> ResponseFuture {
-        for (name, value) in &self.shared.default_headers {
+        for name in self.shared.default_headers.keys() {
             if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
+                for value in self.shared.default_headers.get_all(name) {
+                    request.headers_mut().append(name.clone(), value.clone());
+                }
             }
         }
         let timeout = request

@@ -84,12 +84,22 @@ impl RequestBuilder {
         })
     }
 
-    /// Adds every header of `headers`, replacing those of the same names.
+    /// Adds every header of `headers`, replacing those of the same names; a name with
+    /// several values in `headers` keeps them all.
     pub fn headers(self, headers: HeaderMap) -> Self {
         self.with(|r| {
+            // `HeaderMap`'s owning iterator names only the first value of each name.
+            let mut current: Option<HeaderName> = None;
             for (name, value) in headers {
-                if let Some(name) = name {
-                    r.headers_mut().insert(name, value);
+                match (name, &current) {
+                    (Some(name), _) => {
+                        r.headers_mut().insert(name.clone(), value);
+                        current = Some(name);
+                    }
+                    (None, Some(name)) => {
+                        r.headers_mut().append(name.clone(), value);
+                    }
+                    (None, None) => {}
                 }
             }
             Ok(())

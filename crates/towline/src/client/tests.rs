@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use http::HeaderValue;
 use towline_test::{Fault, Reply, TestServer};
 
 use super::*;
@@ -39,6 +40,39 @@ async fn sends_defaults_and_reads_text() {
         .await
         .expect("response");
     assert_eq!(custom.bytes().await.expect("body"), "mine");
+}
+
+#[tokio::test]
+async fn repeated_headers_keep_every_value() {
+    let server = TestServer::start(|_| Reply::ok()).await;
+    let mut defaults = HeaderMap::new();
+    defaults.append("x-default", HeaderValue::from_static("d1"));
+    defaults.append("x-default", HeaderValue::from_static("d2"));
+    let client = Client::builder()
+        .default_headers(defaults)
+        .build()
+        .expect("client");
+    let mut headers = HeaderMap::new();
+    headers.append("x-many", HeaderValue::from_static("a"));
+    headers.append("x-many", HeaderValue::from_static("b"));
+    headers.append("x-one", HeaderValue::from_static("c"));
+    client
+        .get(server.url("/"))
+        .header("x-one", "replaced")
+        .headers(headers)
+        .send()
+        .await
+        .expect("response");
+    let seen = &server.requests()[0];
+    let values = |name: &str| -> Vec<Vec<u8>> {
+        seen.header_all(name)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    assert_eq!(values("x-many"), [b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(values("x-one"), [b"c".to_vec()]);
+    assert_eq!(values("x-default"), [b"d1".to_vec(), b"d2".to_vec()]);
 }
 
 #[tokio::test]
