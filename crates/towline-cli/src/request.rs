@@ -1,0 +1,349 @@
+//! What each request is made of: URL, method, headers and body, checked before any
+//! connection is opened.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue,
+    PROXY_AUTHORIZATION, USER_AGENT,
+};
+use http::{Method, Uri};
+use towline::Body;
+
+use crate::args::{Cli, Data};
+use crate::exit::{Failure, code};
+
+/// The request every URL gets: everything but the URL.
+#[derive(Debug)]
+pub(crate) struct Template {
+    pub(crate) method: Method,
+    /// The headers to send, in order, with towline's defaults already applied.
+    pub(crate) headers: HeaderMap,
+    /// `-u user:password`.
+    pub(crate) basic_auth: Option<(String, String)>,
+    pub(crate) body: BodySpec,
+}
+
+/// Where the request body comes from.
+#[derive(Debug)]
+pub(crate) enum BodySpec {
+    None,
+    /// Bytes in memory (from `-d`, or `--data-binary` text).
+    Bytes(Vec<u8>),
+    /// A file streamed from disk (`--data-binary @file`, alone).
+    File(PathBuf),
+}
+
+impl BodySpec {
+    /// A body for one request; a file is opened anew for each.
+    pub(crate) async fn body(&self) -> Result<Body, Failure> {
+        match self {
+            BodySpec::None => Ok(Body::empty()),
+            BodySpec::Bytes(bytes) => Ok(Body::from(bytes.clone())),
+            BodySpec::File(path) => Body::from_path(path).await.map_err(|e| {
+                Failure::new(
+                    code::READ_ERROR,
+                    format!("could not read the data file {}: {e}", path.display()),
+                )
+            }),
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        !matches!(self, BodySpec::None)
+    }
+}
+
+/// Parses a URL as curl would take it: `http://` when no scheme is given; http and
+/// https only.
+pub(crate) fn parse_url(raw: &str) -> Result<Uri, Failure> {
+    let text = raw.trim();
+    let malformed =
+        |why: &str| Failure::new(code::URL_MALFORMED, format!("malformed URL '{raw}': {why}"));
+    if text.is_empty() {
+        return Err(malformed("it is empty"));
+    }
+    let text = match text.split_once("://") {
+        Some((scheme, _)) => {
+            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+                let plausible = !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+                if !plausible {
+                    return Err(malformed("the scheme is not valid"));
+                }
+                return Err(Failure::new(
+                    code::UNSUPPORTED_PROTOCOL,
+                    format!("protocol '{scheme}' is not supported (only http and https are)"),
+                ));
+            }
+            text.to_owned()
+        }
+        None => format!("http://{text}"),
+    };
+    let uri: Uri = text.parse().map_err(|e| malformed(&format!("{e}")))?;
+    match uri.host() {
+        None | Some("") => return Err(malformed("it has no host")),
+        Some(_) => {}
+    }
+    if uri.path_and_query().is_some() && !uri.path().is_empty() {
+        return Ok(uri);
+    }
+    // `http://host` and `http://host?q` get the path `/`.
+    let mut parts = uri.into_parts();
+    let query = parts
+        .path_and_query
+        .as_ref()
+        .and_then(|p| p.query())
+        .map(|q| format!("/?{q}"))
+        .unwrap_or_else(|| "/".to_owned());
+    parts.path_and_query = Some(query.parse().map_err(|e| malformed(&format!("{e}")))?);
+    Uri::from_parts(parts).map_err(|e| malformed(&format!("{e}")))
+}
+
+/// One `-H` argument.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderArg {
+    /// `Name: value`.
+    Set(HeaderName, HeaderValue),
+    /// `Name:`: do not send the header towline would add.
+    Remove(HeaderName),
+}
+
+fn parse_header(arg: &str) -> Result<HeaderArg, Failure> {
+    let bad = |why: &str| {
+        Failure::new(
+            code::USAGE,
+            format!(
+                "bad header '{arg}': {why} (expected 'Name: value', 'Name:' to remove a \
+                 header or 'Name;' to send it empty)"
+            ),
+        )
+    };
+    let name_of = |name: &str| {
+        HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad("invalid header name"))
+    };
+    match arg.split_once(':') {
+        Some((name, value)) => {
+            let name = name_of(name)?;
+            let value = value.trim();
+            if value.is_empty() {
+                return Ok(HeaderArg::Remove(name));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| bad("invalid header value"))?;
+            Ok(HeaderArg::Set(name, value))
+        }
+        None => match arg.trim_end().strip_suffix(';') {
+            Some(name) => Ok(HeaderArg::Set(name_of(name)?, HeaderValue::from_static(""))),
+            None => Err(bad("no colon")),
+        },
+    }
+}
+
+/// Builds the request template from the command line, reading `-d @file` data.
+pub(crate) fn template(cli: &Cli) -> Result<Template, Failure> {
+    let args = &cli.args;
+    let body = body_spec(&cli.data)?;
+    let method = match &args.request {
+        Some(m) => Method::from_bytes(m.as_bytes())
+            .map_err(|_| Failure::new(code::USAGE, format!("'{m}' is not a valid method")))?,
+        None if args.head => {
+            if body.is_some() {
+                return Err(Failure::new(
+                    code::USAGE,
+                    "-I (HEAD) and -d/--data-binary (POST) cannot be used together",
+                ));
+            }
+            Method::HEAD
+        }
+        None if body.is_some() => Method::POST,
+        None => Method::GET,
+    };
+
+    let mut set = HeaderMap::new();
+    let mut removed: Vec<HeaderName> = Vec::new();
+    for arg in &args.header {
+        match parse_header(arg)? {
+            HeaderArg::Set(name, value) => {
+                set.append(name, value);
+            }
+            HeaderArg::Remove(name) => removed.push(name),
+        }
+    }
+
+    let mut headers = HeaderMap::new();
+    let mut default = |name: HeaderName, value: HeaderValue| {
+        if !set.contains_key(&name) && !removed.contains(&name) {
+            headers.insert(name, value);
+        }
+    };
+    let agent = match &args.user_agent {
+        Some(ua) => HeaderValue::from_str(ua)
+            .map_err(|_| Failure::new(code::USAGE, format!("'{ua}' is not a valid User-Agent")))?,
+        None => HeaderValue::from_static(concat!("towline/", env!("CARGO_PKG_VERSION"))),
+    };
+    default(USER_AGENT, agent);
+    default(ACCEPT, HeaderValue::from_static("*/*"));
+    // `-u`: sent with `RequestBuilder::basic_auth`, unless `-H` set its own.
+    let basic_auth = match &args.user {
+        Some(_) if set.contains_key(AUTHORIZATION) || removed.contains(&AUTHORIZATION) => None,
+        Some(user) => {
+            let (name, password) = user.split_once(':').unwrap_or((user.as_str(), ""));
+            Some((name.to_owned(), password.to_owned()))
+        }
+        None => None,
+    };
+    let literal_cookies: Vec<&str> = args
+        .cookie
+        .iter()
+        .filter(|c| c.contains('='))
+        .map(|c| c.trim())
+        .collect();
+    if !literal_cookies.is_empty() {
+        let value = HeaderValue::from_str(&literal_cookies.join("; ")).map_err(|_| {
+            Failure::new(code::USAGE, "the -b cookies are not a valid header value")
+        })?;
+        default(COOKIE, value);
+    }
+    if body.is_some() {
+        default(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+    }
+    // The caller's headers go after towline's, in the order given.
+    let mut last = None;
+    for (name, value) in set {
+        let name = match name {
+            Some(name) => {
+                last = Some(name.clone());
+                name
+            }
+            None => match &last {
+                Some(name) => name.clone(),
+                None => continue,
+            },
+        };
+        let mut value = value;
+        if name == AUTHORIZATION || name == PROXY_AUTHORIZATION {
+            // Credentials: hidden from -v, as towline's own basic_auth marks them.
+            value.set_sensitive(true);
+        }
+        headers.append(name, value);
+    }
+    Ok(Template {
+        method,
+        headers,
+        basic_auth,
+        body,
+    })
+}
+
+/// The request body from `-d` and `--data-binary`, in order.
+fn body_spec(data: &[Data]) -> Result<BodySpec, Failure> {
+    if let [Data::Binary(one)] = data {
+        if let Some(path) = one.strip_prefix('@') {
+            if path != "-" {
+                // Opened now to fail early, streamed later.
+                std::fs::File::open(path).map_err(|e| read_failed(path, &e))?;
+                return Ok(BodySpec::File(path.into()));
+            }
+        }
+    }
+    if data.is_empty() {
+        return Ok(BodySpec::None);
+    }
+    let mut out = Vec::new();
+    for (i, piece) in data.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match piece {
+            Data::Text(text) => match text.strip_prefix('@') {
+                Some(path) => {
+                    let bytes = read_data(path)?;
+                    out.extend(bytes.into_iter().filter(|&b| b != b'\r' && b != b'\n'));
+                }
+                None => out.extend_from_slice(text.as_bytes()),
+            },
+            Data::Binary(text) => match text.strip_prefix('@') {
+                Some(path) => out.extend(read_data(path)?),
+                None => out.extend_from_slice(text.as_bytes()),
+            },
+        }
+    }
+    Ok(BodySpec::Bytes(out))
+}
+
+fn read_data(path: &str) -> Result<Vec<u8>, Failure> {
+    let mut out = Vec::new();
+    let result = if path == "-" {
+        std::io::stdin().lock().read_to_end(&mut out).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut out).map(|_| ()))
+    };
+    result.map_err(|e| read_failed(path, &e))?;
+    Ok(out)
+}
+
+fn read_failed(path: &str, err: &std::io::Error) -> Failure {
+    let what = if path == "-" {
+        "stdin".to_owned()
+    } else {
+        format!("the data file {path}")
+    };
+    Failure::new(code::READ_ERROR, format!("could not read {what}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_get_a_scheme_and_a_path() {
+        let ok = |raw: &str| parse_url(raw).map(|u| u.to_string()).map_err(|f| f.code);
+        assert_eq!(ok("127.0.0.1:8080"), Ok("http://127.0.0.1:8080/".into()));
+        assert_eq!(ok("https://a.test?q=1"), Ok("https://a.test/?q=1".into()));
+        assert_eq!(ok("HTTP://a.test/x"), Ok("http://a.test/x".into()));
+        assert_eq!(ok("ftp://a.test/"), Err(code::UNSUPPORTED_PROTOCOL));
+        for bad in [
+            "",
+            "http://",
+            "http://exa mple/",
+            "http://[::1/",
+            "://x",
+            "h t://x",
+        ] {
+            assert_eq!(ok(bad), Err(code::URL_MALFORMED), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn header_syntax() {
+        let name = |n: &'static str| HeaderName::from_static(n);
+        assert_eq!(
+            parse_header("X-A:  b c ").ok(),
+            Some(HeaderArg::Set(name("x-a"), HeaderValue::from_static("b c")))
+        );
+        assert_eq!(
+            parse_header("User-Agent:").ok(),
+            Some(HeaderArg::Remove(name("user-agent")))
+        );
+        assert_eq!(
+            parse_header("X-Empty;").ok(),
+            Some(HeaderArg::Set(
+                name("x-empty"),
+                HeaderValue::from_static("")
+            ))
+        );
+        for bad in ["nocolon", "bad name: x", ": x", "X: a\nb"] {
+            assert_eq!(
+                parse_header(bad).map_err(|f| f.code),
+                Err(code::USAGE),
+                "{bad:?}"
+            );
+        }
+    }
+}
