@@ -267,7 +267,7 @@ impl fmt::Debug for Error {
         let mut d = f.debug_struct("towline::Error");
         d.field("kind", &self.inner.kind);
         if let Some(uri) = &self.inner.uri {
-            d.field("uri", uri);
+            d.field("uri", &format_args!("{}", Redacted(uri)));
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
@@ -292,7 +292,7 @@ impl fmt::Display for Error {
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {
-            write!(f, " for {uri}")?;
+            write!(f, " for {}", Redacted(uri))?;
         }
         if let Some(source) = &self.inner.source {
             write!(f, ": {source}")?;
@@ -305,6 +305,34 @@ impl fmt::Display for Error {
                     next = cause.source();
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// A URI as error messages show it: a password in its userinfo replaced by `***`, so
+/// that a logged error does not leak it.
+struct Redacted<'a>(&'a Uri);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        let Some(authority) = uri.authority() else {
+            return write!(f, "{uri}");
+        };
+        let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+            return write!(f, "{uri}");
+        };
+        let Some((user, _password)) = userinfo.split_once(':') else {
+            return write!(f, "{uri}");
+        };
+        if let Some(scheme) = uri.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        write!(f, "{user}:***@{host}")?;
+        f.write_str(uri.path())?;
+        if let Some(query) = uri.query() {
+            write!(f, "?{query}")?;
         }
         Ok(())
     }
@@ -629,6 +657,28 @@ mod tests {
         let err = err.without_uri();
         assert!(err.uri().is_none());
         assert!(err.source().is_some());
+    }
+
+    #[test]
+    fn a_password_in_the_uri_is_never_displayed() {
+        let err = Error::new(Kind::Connect, None)
+            .with_uri(Uri::from_static("http://me:s3cret@example.test:8080/a?b=c"));
+        assert_eq!(
+            err.to_string(),
+            "connection failed for http://me:***@example.test:8080/a?b=c"
+        );
+        assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+        // The URI itself is the caller's, unchanged.
+        assert_eq!(
+            err.uri().and_then(|u| u.authority()).map(|a| a.as_str()),
+            Some("me:s3cret@example.test:8080")
+        );
+        let user_only =
+            Error::new(Kind::Connect, None).with_uri(Uri::from_static("http://me@example.test/"));
+        assert_eq!(
+            user_only.to_string(),
+            "connection failed for http://me@example.test/"
+        );
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub struct ClientBuilder {
     redirect: RedirectPolicy,
     max_redirects: usize,
     https_downgrade: bool,
+    sensitive_headers: Vec<HeaderName>,
     gzip: bool,
     deflate: bool,
     decoded_limit: Option<u64>,
@@ -109,6 +110,7 @@ impl ClientBuilder {
             redirect: RedirectPolicy::Strict,
             max_redirects: 20,
             https_downgrade: true,
+            sensitive_headers: Vec::new(),
             gzip: true,
             deflate: true,
             decoded_limit: Some(256 * 1024 * 1024),
@@ -301,6 +303,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds a header that holds a credential (an API key, say): like `Authorization`,
+    /// it is removed once a redirect leaves the first request's origin. Call it once
+    /// per header.
+    ///
+    /// Default is `Authorization`, `Proxy-Authorization` and `Cookie` only.
+    pub fn sensitive_header(mut self, name: HeaderName) -> Self {
+        if !self.sensitive_headers.contains(&name) {
+            self.sensitive_headers.push(name);
+        }
+        self
+    }
+
     /// Whether gzip bodies are decoded (and `gzip` offered in `Accept-Encoding`).
     ///
     /// Default is `true`.
@@ -394,12 +408,22 @@ impl ClientBuilder {
             #[cfg(feature = "cookies")]
             cookies: self.cookies,
             #[cfg(feature = "redirect")]
-            redirect: redirect_layer(self.redirect, self.max_redirects, self.https_downgrade),
+            redirect: redirect_layer(
+                self.redirect,
+                self.max_redirects,
+                self.https_downgrade,
+                self.sensitive_headers,
+            ),
             #[cfg(feature = "decompress")]
             decompress: decompress_layer(self.gzip, self.deflate, self.decoded_limit),
         };
         #[cfg(not(feature = "redirect"))]
-        let _ = (self.redirect, self.max_redirects, self.https_downgrade);
+        let _ = (
+            self.redirect,
+            self.max_redirects,
+            self.https_downgrade,
+            self.sensitive_headers,
+        );
         #[cfg(not(feature = "decompress"))]
         let _ = (self.gzip, self.deflate, self.decoded_limit);
         let stack = stack::build(connector.clone(), layers);
@@ -422,16 +446,20 @@ fn redirect_layer(
     policy: RedirectPolicy,
     max: usize,
     downgrade: bool,
+    sensitive: Vec<HeaderName>,
 ) -> Option<crate::redirect::FollowRedirectLayer<ClientPolicy>> {
     let policy = match policy {
         RedirectPolicy::None => return None,
         RedirectPolicy::Strict => ClientPolicy::Strict(crate::redirect::Strict),
         RedirectPolicy::BrowserLike => ClientPolicy::BrowserLike(crate::redirect::BrowserLike),
     };
+    let layer = crate::redirect::FollowRedirectLayer::with_policy(policy)
+        .max_redirects(max)
+        .https_downgrade(downgrade);
     Some(
-        crate::redirect::FollowRedirectLayer::with_policy(policy)
-            .max_redirects(max)
-            .https_downgrade(downgrade),
+        sensitive
+            .into_iter()
+            .fold(layer, |layer, name| layer.sensitive_header(name)),
     )
 }
 

@@ -160,12 +160,29 @@ impl RequestBuilder {
 
     /// `Authorization: Basic …` from a user name and an optional password, marked
     /// sensitive.
+    ///
+    /// As RFC 7617 §2 requires, a user name containing `:` and either part containing
+    /// a control character are refused: [`send`](Self::send) fails with an error whose
+    /// [`is_invalid_request()`](Error::is_invalid_request) is true. (The server would
+    /// read `a:b` with password `c` as user `a` with password `b:c`.)
     pub fn basic_auth(self, user: impl fmt::Display, password: Option<impl fmt::Display>) -> Self {
-        let credentials = match password {
-            Some(password) => format!("{user}:{password}"),
-            None => format!("{user}:"),
-        };
+        let user = user.to_string();
+        let password = password.map(|p| p.to_string());
+        let control = |s: &str| s.chars().any(char::is_control);
+        let credentials = format!("{user}:{}", password.as_deref().unwrap_or(""));
         self.with(|r| {
+            if user.contains(':') {
+                return Err(invalid(
+                    "the basic credentials",
+                    "a user name must not contain ':'",
+                ));
+            }
+            if control(&user) || password.as_deref().is_some_and(control) {
+                return Err(invalid(
+                    "the basic credentials",
+                    "control characters are not allowed",
+                ));
+            }
             let mut value =
                 HeaderValue::try_from(format!("Basic {}", base64(credentials.as_bytes())))
                     .map_err(|e| invalid("the basic credentials", e))?;
