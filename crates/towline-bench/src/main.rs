@@ -9,13 +9,17 @@
 //! and the clients share one core but not a runtime. Each scenario runs every side once
 //! per round, the order rotating from round to round; the tables give the median of
 //! the rounds, their min–max, the client's CPU time per operation (getrusage) and the
-//! ratio of towline to each peer. Nothing here asserts a timing.
+//! ratio of towline to each peer. Scenarios 5 and 9, which report peak memory, run each
+//! side in a child process of its own (`--child`, in `child.rs`). Nothing here asserts a
+//! timing.
 
+mod child;
 mod measure;
 mod report;
 mod scenarios;
 mod server;
 mod sides;
+mod upload;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -40,6 +44,8 @@ pub(crate) struct Args {
     pub(crate) only: Vec<u32>,
     /// Decoded sizes of the gzip bodies (server side).
     gzip: Vec<u64>,
+    /// Run as a measuring child with these arguments (everything after `--child`).
+    child: Vec<String>,
 }
 
 const USAGE: &str =
@@ -54,6 +60,7 @@ fn parse_args() -> Result<Args, BoxError> {
         no_pin: false,
         only: Vec::new(),
         gzip: Vec::new(),
+        child: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -68,6 +75,7 @@ fn parse_args() -> Result<Args, BoxError> {
                     args.only.push(n.trim().parse()?);
                 }
             }
+            "--child" => args.child = it.by_ref().collect(),
             "--gzip" => args
                 .gzip
                 .push(it.next().ok_or("--gzip needs a size")?.parse()?),
@@ -149,8 +157,26 @@ fn pin() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Raises this process's limit on open descriptors to the hard limit: scenario 9 holds
+/// thousands of connections open, in a child and in the server alike.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft < hard {
+        if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            eprintln!("could not raise the descriptor limit from {soft} to {hard}: {e}");
+        }
+    }
+}
+
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
+    raise_fd_limit();
+    if !args.child.is_empty() {
+        return child::main(&args.child);
+    }
     if args.server {
         return server::run(&args.gzip);
     }

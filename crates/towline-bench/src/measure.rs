@@ -35,6 +35,8 @@ pub(crate) enum Metric {
     GbPerSec,
     /// Microseconds per operation (a redirect chain), lower is better.
     MicrosPerOp,
+    /// KiB of peak resident set growth per request in flight, lower is better.
+    KibPerRequest,
 }
 
 impl Metric {
@@ -43,12 +45,13 @@ impl Metric {
             Metric::RequestsPerSec => "requests/s",
             Metric::GbPerSec => "GB/s",
             Metric::MicrosPerOp => "µs/chain",
+            Metric::KibPerRequest => "peak RSS KiB/request",
         }
     }
 
     fn cpu_header(self) -> &'static str {
         match self {
-            Metric::RequestsPerSec => "CPU µs/request",
+            Metric::RequestsPerSec | Metric::KibPerRequest => "CPU µs/request",
             Metric::GbPerSec => "CPU ms/GB",
             Metric::MicrosPerOp => "CPU µs/chain",
         }
@@ -57,7 +60,7 @@ impl Metric {
     fn better(self) -> &'static str {
         match self {
             Metric::RequestsPerSec | Metric::GbPerSec => "higher is better",
-            Metric::MicrosPerOp => "lower is better",
+            Metric::MicrosPerOp | Metric::KibPerRequest => "lower is better",
         }
     }
 }
@@ -75,6 +78,10 @@ pub(crate) struct Sample {
     pub(crate) bytes: u64,
     /// Per-request latencies, when the scenario records them.
     pub(crate) latencies: Vec<Duration>,
+    /// Growth of the peak resident set during the run, in KiB, when measured.
+    pub(crate) rss_growth_kib: Option<u64>,
+    /// The most requests the server held at once, when it counts them.
+    pub(crate) in_flight: Option<u64>,
 }
 
 /// Runs `f`, timing it with the wall clock and getrusage.
@@ -98,6 +105,9 @@ impl Sample {
             Metric::RequestsPerSec => self.ops as f64 / secs,
             Metric::GbPerSec => self.bytes as f64 / secs / 1e9,
             Metric::MicrosPerOp => secs * 1e6 / (self.ops.max(1) as f64),
+            Metric::KibPerRequest => {
+                self.rss_growth_kib.unwrap_or(0) as f64 / (self.ops.max(1) as f64)
+            }
         }
     }
 
@@ -165,10 +175,11 @@ impl Results {
     /// The markdown table, with a `###` heading.
     pub(crate) fn table(&self) -> String {
         let m = self.metric;
-        let latency = self
-            .samples
+        let columns = self.extra_columns();
+        let peers: Vec<(&str, f64)> = PEERS
             .iter()
-            .any(|(_, v)| v.iter().any(|s| !s.latencies.is_empty()));
+            .filter_map(|&(side, header)| Some((header, self.median_of(side)?)))
+            .collect();
         let mut out = String::new();
         let _ = writeln!(out, "### {}\n", self.title);
         let _ = write!(
@@ -177,16 +188,17 @@ impl Results {
             h = m.header(),
             c = m.cpu_header()
         );
-        if latency {
-            out.push_str(" p50 µs | p99 µs |");
+        for column in &columns {
+            let _ = write!(out, " {} |", column.header);
         }
-        out.push_str(" towline/hyper-util | towline/reqwest |\n|---|---:|---:|---:|");
-        if latency {
-            out.push_str("---:|---:|");
+        for (header, _) in &peers {
+            let _ = write!(out, " {header} |");
         }
-        out.push_str("---:|---:|\n");
-        let hyper = self.median_of(Side::HyperUtil);
-        let reqwest = self.median_of(Side::Reqwest);
+        out.push_str("\n|---|");
+        for _ in 0..3 + columns.len() + peers.len() {
+            out.push_str("---:|");
+        }
+        out.push('\n');
         for (side, samples) in &self.samples {
             let values: Vec<f64> = samples.iter().map(|s| s.value(m)).collect();
             let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -202,23 +214,18 @@ impl Results {
                 fmt_value(hi, m),
                 cpu
             );
-            if latency {
-                let p = |q: f64| {
-                    median(
-                        samples
-                            .iter()
-                            .filter_map(|s| s.percentile(q))
-                            .map(|d| d.as_secs_f64() * 1e6)
-                            .collect(),
-                    )
-                };
-                let _ = write!(out, " {:.1} | {:.1} |", p(0.5), p(0.99));
+            for column in &columns {
+                let _ = write!(out, " {} |", (column.cell)(samples));
             }
-            let ratio = |peer: Option<f64>| match peer {
-                Some(p) if side.is_towline() && p > 0.0 => format!("{:.3}", med / p),
-                _ => "—".to_owned(),
-            };
-            let _ = writeln!(out, " {} | {} |", ratio(hyper), ratio(reqwest));
+            for &(_, peer) in &peers {
+                let ratio = if side.is_towline() && peer > 0.0 {
+                    format!("{:.3}", med / peer)
+                } else {
+                    "—".to_owned()
+                };
+                let _ = write!(out, " {ratio} |");
+            }
+            out.push('\n');
         }
         let _ = writeln!(
             out,
@@ -229,4 +236,75 @@ impl Results {
         );
         out
     }
+
+    /// The columns between the CPU one and the ratios, for what the samples recorded.
+    fn extra_columns(&self) -> Vec<Column> {
+        let any = |f: fn(&Sample) -> bool| self.samples.iter().any(|(_, v)| v.iter().any(f));
+        let mut columns = Vec::new();
+        if any(|s| !s.latencies.is_empty()) {
+            columns.push(Column {
+                header: "p50 µs",
+                cell: |v| format!("{:.1}", latency_median(v, 0.5)),
+            });
+            columns.push(Column {
+                header: "p99 µs",
+                cell: |v| format!("{:.1}", latency_median(v, 0.99)),
+            });
+        }
+        let rss = any(|s| s.rss_growth_kib.is_some());
+        if rss && !matches!(self.metric, Metric::KibPerRequest) {
+            columns.push(Column {
+                header: "peak RSS growth MiB (max)",
+                cell: |v| {
+                    let max = v.iter().filter_map(|s| s.rss_growth_kib).max().unwrap_or(0);
+                    format!("{:.1}", max as f64 / 1024.0)
+                },
+            });
+        }
+        if any(|s| s.in_flight.is_some()) {
+            columns.push(Column {
+                header: "wall s (median)",
+                cell: |v| {
+                    format!(
+                        "{:.2}",
+                        median(v.iter().map(|s| s.wall.as_secs_f64()).collect())
+                    )
+                },
+            });
+            columns.push(Column {
+                header: "held at once (min)",
+                cell: |v| {
+                    let min = v.iter().filter_map(|s| s.in_flight).min().unwrap_or(0);
+                    min.to_string()
+                },
+            });
+        }
+        columns
+    }
+}
+
+/// The sides towline's rows are compared with, and the headers of their ratio columns;
+/// a column appears when its side ran.
+const PEERS: [(Side, &str); 3] = [
+    (Side::HyperUtil, "towline/hyper-util"),
+    (Side::Reqwest, "towline/reqwest"),
+    (Side::RawConn, "towline/raw conn"),
+];
+
+/// A column some tables add after the CPU one: its header and how a side's samples fill
+/// its cell.
+struct Column {
+    header: &'static str,
+    cell: fn(&[Sample]) -> String,
+}
+
+/// The median over the rounds of one latency percentile, in µs.
+fn latency_median(samples: &[Sample], q: f64) -> f64 {
+    median(
+        samples
+            .iter()
+            .filter_map(|s| s.percentile(q))
+            .map(|d| d.as_secs_f64() * 1e6)
+            .collect(),
+    )
 }

@@ -1,10 +1,13 @@
 //! The scenarios of issue 11, their sizes, and the rounds that alternate the sides.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::child::{self, Job};
 use crate::measure::{Metric, Results, Sample, measured};
 use crate::sides::{Side, Sides, Target};
+use crate::upload::UploadFile;
 use crate::{Args, BoxError};
 
 const MIB: u64 = 1024 * 1024;
@@ -22,6 +25,8 @@ pub(crate) struct Plan {
     chains: usize,
     h2_per_stream: usize,
     tls_new: usize,
+    upload: u64,
+    in_flight: usize,
 }
 
 /// Concurrent requests of scenario 2.
@@ -45,6 +50,8 @@ impl Plan {
                 chains: 500,
                 h2_per_stream: 50,
                 tls_new: 500,
+                upload: 32 * MIB,
+                in_flight: 1_000,
             }
         } else {
             Plan {
@@ -57,6 +64,8 @@ impl Plan {
                 chains: 1_000,
                 h2_per_stream: 100,
                 tls_new: 2_000,
+                upload: 256 * MIB,
+                in_flight: 10_000,
             }
         };
         if let Some(r) = args.rounds {
@@ -78,30 +87,28 @@ impl Plan {
             Vec::new()
         }
     }
-
-    /// The scenarios of issue 11 this binary does not run yet, as a markdown table.
-    pub(crate) fn not_yet(&self) -> String {
-        let mut out = String::from("### Not yet\n\n| scenario | status |\n|---|---|\n");
-        for row in [
-            "(5) 256 MiB upload from a file: GB/s and peak RSS",
-            "(9) 10,000 requests in flight against a slow server: peak RSS per request",
-            "criterion micro-benchmarks of each layer over an in-memory service",
-        ] {
-            out.push_str(&format!("| {row} | not yet |\n"));
-        }
-        out
-    }
 }
 
 /// Which kind of work one run of a scenario does.
 #[derive(Clone, Copy, Debug)]
-enum Work {
+enum Work<'a> {
     Sequential,
     Concurrent,
     Download,
     Gzip,
     Redirects,
     H2,
+    /// Upload this file, in a child process.
+    Upload(&'a Path),
+    /// This many requests in flight at once, in a child process.
+    InFlight(usize),
+}
+
+impl Work<'_> {
+    /// Whether each run is a child process of its own, which warms itself up.
+    fn in_child(self) -> bool {
+        matches!(self, Work::Upload(_) | Work::InFlight(_))
+    }
 }
 
 /// Runs every scenario the plan wants.
@@ -112,16 +119,30 @@ pub(crate) async fn run_all(
     let base = format!("http://127.0.0.1:{}", server.port);
     let h1 = Arc::new(Sides::new(false)?);
     let all = &Side::ALL[..];
+    let with_raw = &[
+        Side::Connector,
+        Side::Client,
+        Side::HyperUtil,
+        Side::Reqwest,
+        Side::RawConn,
+    ][..];
     let no_connector = &[Side::Client, Side::HyperUtil, Side::Reqwest][..];
+    // Written once, before the runs; removed when this is dropped, whatever happens.
+    let upload = if plan.wants(5) {
+        eprintln!("writing the {} MiB file of scenario 5", plan.upload / MIB);
+        Some(UploadFile::create(plan.upload)?)
+    } else {
+        None
+    };
     let mut out = Vec::new();
-    let scenarios = [
+    let mut scenarios = vec![
         Scenario {
             n: 1,
             title: format!("(1) sequential 1 KiB GETs, one keep-alive connection ({} per run)", plan.sequential),
             metric: Metric::RequestsPerSec,
             work: Work::Sequential,
-            sides: all,
-            note: "p50/p99: latency of one request, median over the rounds.".to_owned(),
+            sides: with_raw,
+            note: "p50/p99: latency of one request, median over the rounds. The raw conn row is one `hyper::client::conn::http1` connection driven by hand, no pool, no layers: the limit (issue 11's target: the bare `Connector` within 5% of it).".to_owned(),
         },
         Scenario {
             n: 2,
@@ -150,15 +171,29 @@ pub(crate) async fn run_all(
             sides: no_connector,
             note: "GB/s of decoded body. hyper-util has no decoder: its row decodes with flate2 by hand (the floor).".to_owned(),
         },
-        Scenario {
-            n: 6,
-            title: format!("(6) a {HOPS}-hop redirect chain with a cookie per hop ({} chains per run)", plan.chains),
-            metric: Metric::MicrosPerOp,
-            work: Work::Redirects,
-            sides: no_connector,
-            note: "hyper-util follows the redirects and keeps the cookies by hand (the floor).".to_owned(),
-        },
     ];
+    if let Some(file) = &upload {
+        scenarios.push(Scenario {
+            n: 5,
+            title: format!("(5) a {} MiB upload from a file", plan.upload / MIB),
+            metric: Metric::GbPerSec,
+            work: Work::Upload(file.path()),
+            sides: all,
+            note: "Each run is a new child process: it opens its connection with an untimed GET, then POSTs the file (in the page cache) with its `Content-Length`; the server reads and counts the body, and the child checks the count. towline sends `Body::from_path`; hyper-util and reqwest (`Body::wrap`) send a minimal `http_body::Body` that reads 64 KiB chunks of a `tokio::fs::File`, as `from_path` does. Peak RSS growth: the child's `VmHWM` after the upload less its `VmRSS` before it (the mark reset through `/proc/self/clear_refs`); issue 11's target is at most 16 MiB.".to_owned(),
+        });
+    }
+    scenarios.push(Scenario {
+        n: 6,
+        title: format!(
+            "(6) a {HOPS}-hop redirect chain with a cookie per hop ({} chains per run)",
+            plan.chains
+        ),
+        metric: Metric::MicrosPerOp,
+        work: Work::Redirects,
+        sides: no_connector,
+        note: "hyper-util follows the redirects and keeps the cookies by hand (the floor)."
+            .to_owned(),
+    });
     for scenario in scenarios {
         if plan.wants(scenario.n) {
             out.push(rounds(plan, &base, &h1, scenario).await?);
@@ -222,7 +257,69 @@ pub(crate) async fn run_all(
             .await?,
         );
     }
+    if plan.wants(9) {
+        let (n, limited) = in_flight_limit(plan.in_flight);
+        out.push(
+            rounds(
+                plan,
+                &base,
+                &h1,
+                Scenario {
+                    n: 9,
+                    title: format!("(9) {n} requests in flight at once against a slow server"),
+                    metric: Metric::KibPerRequest,
+                    work: Work::InFlight(n),
+                    sides: all,
+                    note: in_flight_note(n, limited),
+                },
+            )
+            .await?,
+        );
+    }
+    drop(upload);
     Ok(out)
+}
+
+/// How many requests scenario 9 can keep open at once: each takes a descriptor in the
+/// client and one in the server, and an ephemeral port; some are left for the rest.
+/// Returns the count and, when it is below `want`, why.
+fn in_flight_limit(want: usize) -> (usize, Option<String>) {
+    use nix::sys::resource::{Resource, getrlimit};
+    const SPARE: u64 = 512;
+    let fds = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    let ports = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|p| p.parse::<u64>().ok());
+            let (lo, hi) = (it.next()??, it.next()??);
+            Some(hi.saturating_sub(lo) + 1)
+        })
+        .unwrap_or(u64::MAX);
+    let cap = fds.min(ports).saturating_sub(SPARE);
+    match usize::try_from(cap) {
+        Ok(cap) if cap < want => (
+            cap,
+            Some(format!(
+                "Limited to {cap} (not {want}) by this machine: {fds} descriptors per process, {ports} ephemeral ports."
+            )),
+        ),
+        _ => (want, None),
+    }
+}
+
+/// Scenario 9's note: how the run goes, and any limit of this machine.
+fn in_flight_note(n: usize, limited: Option<String>) -> String {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .map_or_else(|_| "unknown".to_owned(), |s| s.trim().to_owned());
+    let hold = child::HOLD_LIMIT.as_secs();
+    let mut note = format!(
+        "Each run is a new child process: after an untimed GET it starts {n} GETs at once, each on its own HTTP/1.1 connection (no side limits connections per host); the server holds every request until it holds all {n} (at most {hold} s), then answers each with 1 KiB. Held at once: the most the server held, as it tells each response; {n} means every request was in flight together. KiB/request: the child's peak RSS growth over the run (`VmHWM` after less `VmRSS` before) / {n}. Wall: from the first request to the last response. The server listens with a backlog of 16384, capped by `net.core.somaxconn` ({somaxconn} here)."
+    );
+    if let Some(limited) = limited {
+        note.push(' ');
+        note.push_str(&limited);
+    }
+    note
 }
 
 /// One scenario: what it is called, what it reports, which sides run it.
@@ -231,7 +328,7 @@ struct Scenario<'a> {
     n: u32,
     title: String,
     metric: Metric,
-    work: Work,
+    work: Work<'a>,
     sides: &'a [Side],
     note: String,
 }
@@ -253,8 +350,10 @@ async fn rounds(
     eprintln!("{title}");
     let mut samples: Vec<(Side, Vec<Sample>)> = which.iter().map(|&s| (s, Vec::new())).collect();
     // Warm-up: opens the connections and fills the pools, untimed.
-    for &side in which {
-        once(plan, base, sides, side, work, true).await?;
+    if !work.in_child() {
+        for &side in which {
+            once(plan, base, sides, side, work, true).await?;
+        }
     }
     for round in 0..plan.rounds {
         for i in 0..which.len() {
@@ -286,7 +385,7 @@ async fn once(
     base: &str,
     sides: &Arc<Sides>,
     side: Side,
-    work: Work,
+    work: Work<'_>,
     warm_up: bool,
 ) -> Result<Sample, BoxError> {
     let scale = |n: usize| if warm_up { (n / 10).max(1) } else { n };
@@ -380,6 +479,24 @@ async fn once(
                 })
             })
             .await
+        }
+        Work::Upload(path) => {
+            let job = Job::Upload {
+                side,
+                base: base.to_owned(),
+                path: path.to_owned(),
+            };
+            let sample = child::run(&job).await?;
+            check(sample.bytes, plan.upload, side)?;
+            Ok(sample)
+        }
+        Work::InFlight(n) => {
+            let job = Job::InFlight {
+                side,
+                base: base.to_owned(),
+                n,
+            };
+            child::run(&job).await
         }
     }
 }

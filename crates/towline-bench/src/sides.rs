@@ -1,15 +1,16 @@
-//! The four clients under test, each behind the same few operations.
+//! The clients under test, each behind the same few operations.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::header::{COOKIE, LOCATION, SET_COOKIE};
+use http::header::{COOKIE, HOST, HeaderValue, LOCATION, SET_COOKIE};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower::ServiceExt;
 
 use crate::BoxError;
@@ -25,6 +26,8 @@ pub(crate) enum Side {
     HyperUtil,
     /// reqwest.
     Reqwest,
+    /// One hand-driven `hyper::client::conn::http1` connection, no pool: the limit.
+    RawConn,
 }
 
 impl Side {
@@ -43,7 +46,33 @@ impl Side {
             Side::Client => "towline `Client`",
             Side::HyperUtil => "hyper-util legacy",
             Side::Reqwest => "reqwest 0.12",
+            Side::RawConn => "hyper `http1` conn (raw)",
         }
+    }
+
+    /// The name on a child process's command line.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Side::Connector => "connector",
+            Side::Client => "client",
+            Side::HyperUtil => "hyper-util",
+            Side::Reqwest => "reqwest",
+            Side::RawConn => "raw-conn",
+        }
+    }
+
+    /// The side whose [`key`](Side::key) is `key`.
+    pub(crate) fn from_key(key: &str) -> Result<Side, BoxError> {
+        [
+            Side::Connector,
+            Side::Client,
+            Side::HyperUtil,
+            Side::Reqwest,
+            Side::RawConn,
+        ]
+        .into_iter()
+        .find(|s| s.key() == key)
+        .ok_or_else(|| format!("no side called {key:?}").into())
     }
 
     /// Whether the ratio columns apply.
@@ -55,16 +84,30 @@ impl Side {
 /// A URL parsed once for every side.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
-    uri: Uri,
-    url: reqwest::Url,
+    /// The absolute URI, for towline and hyper-util.
+    pub(crate) uri: Uri,
+    /// The same URL, for reqwest.
+    pub(crate) url: reqwest::Url,
+    /// Path and query only, what a raw HTTP/1.1 connection sends.
+    origin: Uri,
+    /// The `Host` header a raw connection sends.
+    host: HeaderValue,
 }
 
 impl Target {
-    /// Parses `s` for both URL types.
+    /// Parses `s` for every URL type.
     pub(crate) fn new(s: &str) -> Result<Target, BoxError> {
+        let uri: Uri = s.parse()?;
+        let origin = uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+            .parse()?;
+        let host = HeaderValue::from_str(uri.authority().ok_or("URL without a host")?.as_str())?;
         Ok(Target {
-            uri: s.parse()?,
             url: s.parse()?,
+            uri,
+            origin,
+            host,
         })
     }
 }
@@ -104,6 +147,8 @@ pub(crate) struct Sides {
     reqwest: reqwest::Client,
     /// The floor's cookie jar for the redirect scenario: name, value.
     hyper_jar: Mutex<Vec<(String, String)>>,
+    /// The raw connection, opened by its first request; taken out while in use.
+    raw: Mutex<Option<SendRequest<Empty<Bytes>>>>,
 }
 
 impl Sides {
@@ -138,6 +183,7 @@ impl Sides {
             hyper,
             reqwest: reqwest.build()?,
             hyper_jar: Mutex::new(Vec::new()),
+            raw: Mutex::new(None),
         })
     }
 
@@ -187,6 +233,7 @@ impl Sides {
             hyper,
             reqwest,
             hyper_jar: Mutex::new(Vec::new()),
+            raw: Mutex::new(None),
         })
     }
 
@@ -231,7 +278,25 @@ impl Sides {
                 }
                 Ok(n)
             }
+            Side::RawConn => self.raw_get(target).await,
         }
+    }
+
+    /// The limit: one request on the hand-driven connection, opened if there is none.
+    async fn raw_get(&self, target: &Target) -> Result<u64, BoxError> {
+        let kept = self.raw.lock().map_err(|_| "raw lock poisoned")?.take();
+        let mut sender = match kept {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => raw_connect(&target.uri).await?,
+        };
+        sender.ready().await?;
+        let request = Request::get(target.origin.clone())
+            .header(HOST, target.host.clone())
+            .body(Empty::new())?;
+        let response = sender.send_request(request).await?;
+        let n = drain(response.into_body(), false).await?;
+        *self.raw.lock().map_err(|_| "raw lock poisoned")? = Some(sender);
+        Ok(n)
     }
 
     /// Follows the redirect chain that starts at `target`, keeping cookies; returns
@@ -255,7 +320,9 @@ impl Sides {
                 Ok(usize::MAX)
             }
             Side::HyperUtil => self.hyper_chain(target).await,
-            Side::Connector => Err("the connector follows no redirects".into()),
+            Side::Connector | Side::RawConn => {
+                Err(format!("{} follows no redirects", side.name()).into())
+            }
         }
     }
 
@@ -305,6 +372,23 @@ impl Sides {
     }
 }
 
+/// Opens a plain TCP connection (no Nagle) to `uri`'s authority and hands it to
+/// hyper's HTTP/1.1 connection, driven by a task of its own.
+async fn raw_connect(uri: &Uri) -> Result<SendRequest<Empty<Bytes>>, BoxError> {
+    if uri.scheme_str() != Some("http") {
+        return Err("the raw connection speaks plain HTTP only".into());
+    }
+    let authority = uri.authority().ok_or("URL without a host")?;
+    let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        // The connection ends when the sender is dropped or the server closes it.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
 /// Counts the bytes written into it.
 struct Count(u64);
 
@@ -320,7 +404,7 @@ impl Write for Count {
 }
 
 /// Reads a body to its end, gunzipping it on the way if asked; returns its length.
-async fn drain<B>(mut body: B, gunzip: bool) -> Result<u64, BoxError>
+pub(crate) async fn drain<B>(mut body: B, gunzip: bool) -> Result<u64, BoxError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
