@@ -142,8 +142,11 @@ impl Jar {
     /// cookie matches. Marks the cookies sent as used, for least-recently-used
     /// eviction.
     pub fn cookie_header(&self, uri: &Uri) -> Option<HeaderValue> {
-        let host = request_host(uri)?;
         let state = self.read();
+        if state.groups.is_empty() {
+            return None;
+        }
+        let host = request_host(uri)?;
         // When the jar holds nothing for this site, this lookup is all it costs.
         let list = state.groups.get(group(&host))?;
         let now = unix_seconds(self.inner.clock.0.now());

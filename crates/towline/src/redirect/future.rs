@@ -128,7 +128,11 @@ impl<S, B, P> Session<S, B, P> {
     /// Marks `response` as the final one.
     fn finish<ResB>(&mut self, mut response: Response<ResB>) -> Response<ResB> {
         let extensions = response.extensions_mut();
-        extensions.insert(EffectiveUri(mem::take(&mut self.uri)));
+        // Without a redirect, a connector below that set the effective URI (towline's
+        // does) set this very one.
+        if !self.history.is_empty() || extensions.get::<EffectiveUri>().is_none() {
+            extensions.insert(EffectiveUri(mem::take(&mut self.uri)));
+        }
         if !self.history.is_empty() {
             extensions.insert(RedirectHistory::new(
                 mem::take(&mut self.history),
