@@ -125,8 +125,8 @@ async fn stream(
 fn heads(response: &Response) -> Vec<u8> {
     let version = response.version();
     let mut out = Vec::new();
-    let mut head = |status, headers: &http::HeaderMap| {
-        out.extend_from_slice(status_line(version, status).as_bytes());
+    let mut head = |status, reason, headers: &http::HeaderMap| {
+        out.extend_from_slice(status_line(version, status, reason).as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in headers {
             out.extend_from_slice(name.as_str().as_bytes());
@@ -138,9 +138,14 @@ fn heads(response: &Response) -> Vec<u8> {
     };
     if let Some(history) = response.history() {
         for hop in history {
-            head(hop.status(), hop.headers());
+            // A hop keeps its status and headers only: its reason is the standard one.
+            head(hop.status(), None, hop.headers());
         }
     }
-    head(response.status(), response.headers());
+    head(
+        response.status(),
+        response.extensions().get(),
+        response.headers(),
+    );
     out
 }

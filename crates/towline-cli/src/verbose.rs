@@ -79,7 +79,7 @@ impl Verbose {
                     first.then_some(sent.headers),
                 );
                 first = false;
-                response_head(version, hop.status(), hop.headers());
+                response_head(version, hop.status(), None, hop.headers());
                 if let Some(location) = hop.location().and_then(|l| l.to_str().ok()) {
                     line(format_args!(
                         "* Issue another request to this URL: '{location}'"
@@ -97,7 +97,12 @@ impl Verbose {
             version,
             first.then_some(sent.headers),
         );
-        response_head(version, response.status(), response.headers());
+        response_head(
+            version,
+            response.status(),
+            response.extensions().get(),
+            response.headers(),
+        );
         if response.status().is_redirection() && sent.following && method == Method::POST {
             line(format_args!(
                 "* Not following a {} to {method}: towline's -L is strict (--browser-redirects turns POST into GET)",
@@ -208,8 +213,13 @@ fn request_head(method: &Method, uri: &Uri, version: Version, headers: Option<&H
     line(format_args!(">"));
 }
 
-fn response_head(version: Version, status: StatusCode, headers: &HeaderMap) {
-    line(format_args!("< {}", status_line(version, status)));
+fn response_head(
+    version: Version,
+    status: StatusCode,
+    reason: Option<&hyper::ext::ReasonPhrase>,
+    headers: &HeaderMap,
+) {
+    line(format_args!("< {}", status_line(version, status, reason)));
     for (name, value) in headers {
         line(format_args!(
             "< {name}: {}",
@@ -219,9 +229,18 @@ fn response_head(version: Version, status: StatusCode, headers: &HeaderMap) {
     line(format_args!("<"));
 }
 
-/// `HTTP/1.1 200 OK`, or `HTTP/2 200` as curl writes it.
-pub(crate) fn status_line(version: Version, status: StatusCode) -> String {
-    let reason = status.canonical_reason().unwrap_or("");
+/// `HTTP/1.1 200 OK`, or `HTTP/2 200` as curl writes it. The reason phrase is the
+/// server's when hyper kept it (it keeps one only when it is not the standard one),
+/// else the standard one.
+pub(crate) fn status_line(
+    version: Version,
+    status: StatusCode,
+    reason: Option<&hyper::ext::ReasonPhrase>,
+) -> String {
+    let reason = match reason {
+        Some(reason) => String::from_utf8_lossy(reason.as_bytes()),
+        None => status.canonical_reason().unwrap_or("").into(),
+    };
     if version == Version::HTTP_2 {
         format!("HTTP/2 {}", status.as_u16())
     } else {

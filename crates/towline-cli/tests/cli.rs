@@ -6,8 +6,9 @@ mod support;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use support::{TempDir, gzip, pattern, towline, towline_in, towline_with_stdin, unix_relay};
-use towline_test::{Reply, TestServer};
+use towline_test::{Fault, Reply, TestServer};
 
 // ---------------------------------------------------------------------------------
 // Bodies
@@ -125,6 +126,23 @@ async fn headers_are_sent_and_printed() {
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.contains("\r\ncontent-length: 5\r\n"), "{out}");
     assert!(out.ends_with("\r\n\r\n"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_reason_phrase_is_printed() {
+    let server = TestServer::start(|_| {
+        Reply::ok().fault(Fault::Raw(Bytes::from_static(
+            b"HTTP/1.1 200 Fine Thanks\r\ncontent-length: 2\r\n\r\nok",
+        )))
+    })
+    .await;
+    let run = towline(&["-i", "-v", &server.url("/")]).await;
+    run.assert_code(0);
+    let out = run.stdout_text();
+    assert!(out.starts_with("HTTP/1.1 200 Fine Thanks\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nok"), "{out}");
+    let err = &run.stderr;
+    assert!(err.contains("< HTTP/1.1 200 Fine Thanks"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------
