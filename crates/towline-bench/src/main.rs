@@ -48,6 +48,9 @@ pub(crate) struct Args {
     child: Vec<String>,
 }
 
+/// The heading from which `BENCHMARKS.md` is written by hand and kept across runs.
+const HAND_WRITTEN: &str = "## Against the targets";
+
 const USAGE: &str =
     "usage: towline-bench [--quick] [--out FILE] [--rounds N] [--only 1,2,..] [--no-pin]";
 
@@ -207,7 +210,13 @@ fn main() -> Result<(), BoxError> {
             .out
             .clone()
             .unwrap_or_else(|| "BENCHMARKS.md".to_owned());
-        std::fs::write(&path, &markdown)?;
+        // The hand-written part (from its heading on) reads the figures against the
+        // targets: a new run keeps it, to be brought up to date by hand.
+        let kept = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| old.find(HAND_WRITTEN).map(|at| old[at..].to_owned()))
+            .unwrap_or_default();
+        std::fs::write(&path, format!("{markdown}\n{kept}"))?;
         eprintln!("wrote {path}");
     }
     Ok(())
