@@ -22,6 +22,8 @@ use crate::error::{Error, Kind, TimedOut};
 /// [`read_timeout`](super::ClientBuilder::read_timeout).
 pub struct ResponseBody {
     inner: InnerBody,
+    /// The response's URI, for the errors of its body.
+    uri: Option<http::Uri>,
     deadline: Option<Pin<Box<Sleep>>>,
     idle: Option<(Duration, Pin<Box<Sleep>>)>,
     done: bool,
@@ -32,10 +34,15 @@ pub(super) fn wrap(
     deadline: Option<Instant>,
     read_timeout: Option<Duration>,
 ) -> http::Response<ResponseBody> {
+    let uri = response
+        .extensions()
+        .get::<crate::connect::EffectiveUri>()
+        .map(|effective| effective.0.clone());
     response.map(|inner| {
         let done = inner.is_end_stream();
         ResponseBody {
             inner,
+            uri,
             deadline: deadline
                 .filter(|_| !done)
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
@@ -55,9 +62,20 @@ impl ResponseBody {
             inner: http_body_util::Empty::new()
                 .map_err(|never| match never {})
                 .boxed_unsync(),
+            uri: None,
             deadline: None,
             idle: None,
             done: true,
+        }
+    }
+}
+
+impl ResponseBody {
+    /// `err` naming the response's URI, unless it names one already.
+    fn named(&self, err: Error) -> Error {
+        match (&self.uri, err.uri()) {
+            (Some(uri), None) => err.with_uri(uri.clone()),
+            _ => err,
         }
     }
 }
@@ -83,7 +101,7 @@ impl Body for ResponseBody {
             }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;
-                return Poll::Ready(Some(Err(Error::from_body(e))));
+                return Poll::Ready(Some(Err(this.named(Error::from_body(e)))));
             }
             Poll::Ready(None) => {
                 this.done = true;
@@ -109,10 +127,10 @@ impl Body for ResponseBody {
         match expired {
             Some(what) => {
                 this.done = true;
-                Poll::Ready(Some(Err(Error::new(
+                Poll::Ready(Some(Err(this.named(Error::new(
                     Kind::Timeout,
                     Some(Box::new(TimedOut::new(what))),
-                ))))
+                )))))
             }
             None => Poll::Pending,
         }

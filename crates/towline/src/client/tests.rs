@@ -76,6 +76,27 @@ async fn repeated_headers_keep_every_value() {
 }
 
 #[tokio::test]
+async fn a_body_error_names_the_responses_uri() {
+    let server =
+        TestServer::start(|_| Reply::text("0123456789").fault(Fault::CloseMidBody { after: 4 }))
+            .await;
+    let client = Client::new();
+    let url = server.url("/short");
+    let response = client
+        .get(url.as_str())
+        .send()
+        .await
+        .expect("response head");
+    let err = response.bytes().await.expect_err("a truncated body");
+    assert!(err.is_body(), "{err}");
+    assert_eq!(
+        err.uri().map(ToString::to_string).as_deref(),
+        Some(url.as_str())
+    );
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[tokio::test]
 async fn form_auth_and_body() {
     let server = TestServer::start(|req| {
         let auth = req.header("authorization").unwrap_or("").to_owned();
