@@ -312,7 +312,7 @@ impl fmt::Display for Error {
 
 /// A URI as error messages show it: a password in its userinfo replaced by `***`, so
 /// that a logged error does not leak it.
-struct Redacted<'a>(&'a Uri);
+pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

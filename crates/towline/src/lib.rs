@@ -37,6 +37,28 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Tracing
+//!
+//! With the `tracing` feature (off by default, part of `full`), towline emits events for
+//! the [`tracing`](https://docs.rs/tracing) crate. Without a subscriber each costs a
+//! check of the level filter; without the feature there is no code and no dependency.
+//! Every layer has one target:
+//!
+//! | target | `debug` | `trace` |
+//! | --- | --- | --- |
+//! | `towline::connect` | a connection dialed (destination, peer, time), TLS established (version, ALPN), ready as `h2` or `http/1.1`, a pooled one reused, one closed or discarded and why, a connect failure | waits in the pool, the proxy handshake, each response head |
+//! | `towline::retry` | a request sent again after a stale connection and why, or not and why | |
+//! | `towline::redirect` | a hop followed (status, from, to, method, credentials stripped), a redirect refused or not followed and why | |
+//! | `towline::cookie` | a `Set-Cookie` rejected (cookie name, host, reason) | a cookie stored, cookies attached to a request |
+//! | `towline::decompress` | the codings decoded, a decoding failure | a coding passed through undecoded |
+//! | `towline::proxy` | the route chosen for a request | |
+//!
+//! Nothing is logged at `warn` or above: failures reach the caller as errors.
+//!
+//! Events never hold the value of a header, a cookie or a credential: not
+//! `Authorization`, `Proxy-Authorization`, `Cookie` or `Set-Cookie` values, nor proxy
+//! passwords. URIs are shown with the password of their userinfo replaced by `***`.
+//!
 //! [tower]: https://docs.rs/tower
 
 #![deny(missing_docs)]
@@ -62,6 +84,34 @@ macro_rules! inner_service_accessors {
             self.inner
         }
     };
+}
+
+/// `tracing::debug!` with the `tracing` feature, nothing without it.
+#[cfg(feature = "tracing")]
+macro_rules! debug {
+    ($($arg:tt)+) => {
+        ::tracing::debug!($($arg)+)
+    };
+}
+
+/// `tracing::debug!` with the `tracing` feature, nothing without it.
+#[cfg(not(feature = "tracing"))]
+macro_rules! debug {
+    ($($arg:tt)+) => {{}};
+}
+
+/// `tracing::trace!` with the `tracing` feature, nothing without it.
+#[cfg(feature = "tracing")]
+macro_rules! trace {
+    ($($arg:tt)+) => {
+        ::tracing::trace!($($arg)+)
+    };
+}
+
+/// `tracing::trace!` with the `tracing` feature, nothing without it.
+#[cfg(not(feature = "tracing"))]
+macro_rules! trace {
+    ($($arg:tt)+) => {{}};
 }
 
 pub mod body;

@@ -120,11 +120,15 @@ pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection};
 pub use pool::PoolStats;
 pub use proxy_error::ProxyError;
 pub use response::ResponseBody;
+#[cfg(feature = "tracing")]
+pub(crate) use route::RouteLabel;
 pub use route::{ProxyEndpoint, Route};
 pub use tcp::{TcpConnecting, TcpDialer};
 #[cfg(unix)]
 pub use unix::{UnixConnecting, UnixDialer};
 
+#[cfg(feature = "tracing")]
+use pool::KeyOrigin;
 use pool::{Checkout, Conn, Handoff, Key, Pool, Slot, Tx};
 use proxy_error::ErrorKind as ProxyErrorKind;
 use send::{Outgoing, RequestBodyError};
@@ -710,6 +714,11 @@ impl<D: Dial> Shared<D> {
                         break (conn, true);
                     }
                     // Closed or still busy: drop it and check out again.
+                    debug!(
+                        target: "towline::connect",
+                        id = conn.meta.id,
+                        "pooled connection discarded: closed, or still busy after its last exchange"
+                    );
                 }
                 Checkout::Dial(slot) => break (self.open(&prepared.key, slot).await?, false),
                 Checkout::AwaitProbe(rx) => {
@@ -723,6 +732,11 @@ impl<D: Dial> Shared<D> {
                         if conn.ready_soon().await {
                             break (conn, true);
                         }
+                        debug!(
+                            target: "towline::connect",
+                            id = conn.meta.id,
+                            "pooled connection discarded: closed, or still busy after its last exchange"
+                        );
                     }
                     Ok(Handoff::Slot(slot)) => {
                         break (self.open(&prepared.key, slot).await?, false);
@@ -746,6 +760,15 @@ impl<D: Dial> Shared<D> {
             is_head,
             ..
         } = prepared;
+        if reused {
+            debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                protocol = conn.protocol(),
+                origin = %KeyOrigin(&key),
+                "pooled connection reused"
+            );
+        }
         let meta = conn.meta.clone();
         let mut pooled = self.pool.in_use(conn, key.clone());
         let (read_before, written_before) = meta.counters.snapshot();
@@ -833,6 +856,14 @@ impl<D: Dial> Shared<D> {
         // whatever follows on that connection cannot be trusted, so it is not reused.
         let ambiguous = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
             && parts.headers.contains_key(CONTENT_LENGTH);
+        trace!(
+            target: "towline::connect",
+            id = meta.id,
+            status = parts.status.as_u16(),
+            version = ?parts.version,
+            framing = ?framing,
+            "response head received"
+        );
         let body = ResponseBody::new(incoming, pooled, expected, !ambiguous);
         Ok(Response::from_parts(parts, body))
     }
@@ -856,6 +887,8 @@ impl<D: Dial> Shared<D> {
     /// Dials, secures and handshakes a new connection under `slot`, within the connect
     /// timeout.
     async fn open(&self, key: &Key, mut slot: Slot) -> Result<Conn, Error> {
+        #[cfg(feature = "tracing")]
+        let started = std::time::Instant::now();
         let connecting = async {
             let mut dialer = self.dialer.clone();
             std::future::poll_fn(|cx| dialer.poll_ready(cx))
@@ -866,6 +899,14 @@ impl<D: Dial> Shared<D> {
                 .await
                 .map_err(|e| dial_failed(key, e.into()))?;
             let connected = io.connected();
+            debug!(
+                target: "towline::connect",
+                destination = %dial_target(key),
+                route = %RouteLabel(&key.route),
+                peer = connected.peer_addr.map(tracing::field::display),
+                elapsed = ?started.elapsed(),
+                "connection dialed"
+            );
             let io = self.through_proxy(key, io).await?;
             let (io, mut meta) = self.secure(key, io, connected).await?;
             meta.id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -894,17 +935,40 @@ impl<D: Dial> Shared<D> {
             });
             Ok((Tx::H1(tx), meta, task))
         };
-        let (tx, meta, task) = match self.connect_timeout {
+        let opened = match self.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, connecting)
                 .await
-                .map_err(|_| {
-                    Error::new(Kind::Connect, Some(Box::new(TimedOut::new("connecting"))))
-                })??,
-            None => connecting.await?,
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        Kind::Connect,
+                        Some(Box::new(TimedOut::new("connecting"))),
+                    ))
+                }),
+            None => connecting.await,
         };
+        #[cfg(feature = "tracing")]
+        if let Err(err) = &opened {
+            debug!(
+                target: "towline::connect",
+                origin = %KeyOrigin(key),
+                route = %RouteLabel(&key.route),
+                error = %err,
+                elapsed = ?started.elapsed(),
+                "opening a connection failed"
+            );
+        }
+        let (tx, meta, task) = opened?;
         self.pool.count_opened();
         slot.opened();
         let conn = Conn { tx, meta };
+        debug!(
+            target: "towline::connect",
+            id = conn.meta.id,
+            protocol = conn.protocol(),
+            origin = %KeyOrigin(key),
+            elapsed = ?started.elapsed(),
+            "connection open"
+        );
         #[cfg(feature = "http2")]
         let shared = matches!(conn.tx, Tx::H2(_)).then_some(&conn);
         #[cfg(not(feature = "http2"))]
@@ -980,6 +1044,12 @@ impl<D: Dial> Shared<D> {
                 config = Arc::new(only_h1);
             }
             let stream = tls_handshake(config, endpoint.host(), io).await?;
+            trace!(
+                target: "towline::connect",
+                proxy = %endpoint,
+                tls_version = stream.get_ref().1.protocol_version().map(tracing::field::debug),
+                "TLS with the proxy established"
+            );
             return Ok(io::MaybeTls::Tls(Box::new(stream)));
         }
         let _ = (key, endpoint);
@@ -1013,6 +1083,13 @@ impl<D: Dial> Shared<D> {
             meta.peer_certificates = session
                 .peer_certificates()
                 .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect());
+            debug!(
+                target: "towline::connect",
+                server_name = origin(key).host(),
+                tls_version = meta.tls_version.map(tracing::field::debug),
+                alpn = meta.alpn.as_deref().and_then(|p| std::str::from_utf8(p).ok()),
+                "TLS established"
+            );
             return Ok((io::MaybeTls::Tls(Box::new(stream)), meta));
         }
         let _ = key;

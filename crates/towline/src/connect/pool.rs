@@ -73,6 +73,21 @@ impl Key {
     }
 }
 
+/// The origin of a key as events show it: `scheme://host[:port]` (a key holds no
+/// userinfo).
+#[cfg(feature = "tracing")]
+pub(crate) struct KeyOrigin<'a>(pub(crate) &'a Key);
+
+#[cfg(feature = "tracing")]
+impl std::fmt::Display for KeyOrigin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A key's authority has no userinfo; make sure none is ever shown.
+        let authority = self.0.authority.as_str();
+        let host_port = authority.rsplit('@').next().unwrap_or(authority);
+        write!(f, "{}://{host_port}", self.0.scheme)
+    }
+}
+
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         self.hash == other.hash
@@ -134,6 +149,16 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
+    /// The protocol of the connection, as events show it.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn protocol(&self) -> &'static str {
+        match &self.tx {
+            Tx::H1(_) => "http/1.1",
+            #[cfg(feature = "http2")]
+            Tx::H2(_) => "h2",
+        }
+    }
+
     fn is_closed(&self) -> bool {
         match &self.tx {
             Tx::H1(tx) => tx.is_closed(),
@@ -341,6 +366,11 @@ impl Pool {
                     if h2.is_ready() {
                         found = h2.share().map(Checkout::Reused);
                     } else {
+                        debug!(
+                            target: "towline::connect",
+                            id = h2.meta.id,
+                            "HTTP/2 connection discarded: it takes no more requests"
+                        );
                         discarded.extend(host.h2.take());
                     }
                 }
@@ -359,6 +389,12 @@ impl Pool {
                 // still finishing its last exchange is handed out, and the request
                 // waits for it (`Conn::ready_soon`).
                 if expired || idle.conn.is_closed() {
+                    debug!(
+                        target: "towline::connect",
+                        id = idle.conn.meta.id,
+                        reason = if expired { "expired" } else { "closed by the peer while idle" },
+                        "pooled connection discarded"
+                    );
                     discarded.push(idle.conn);
                     continue;
                 }
@@ -398,6 +434,20 @@ impl Pool {
         drop(discarded);
         if let Checkout::Reused(_) = found {
             inner.stats.reused.fetch_add(1, Ordering::Relaxed);
+        }
+        #[cfg(feature = "tracing")]
+        match &found {
+            Checkout::Wait(_) => trace!(
+                target: "towline::connect",
+                origin = %KeyOrigin(key),
+                "waiting for a connection: max_connections_per_host reached"
+            ),
+            Checkout::AwaitProbe(_) => trace!(
+                target: "towline::connect",
+                origin = %KeyOrigin(key),
+                "waiting to learn whether the connection being opened speaks HTTP/2"
+            ),
+            Checkout::Reused(_) | Checkout::Dial(_) => {}
         }
         found
     }
@@ -478,6 +528,7 @@ impl Pool {
                 _ => None,
             }
         };
+        debug!(target: "towline::connect", id, "HTTP/2 connection closed");
         drop(closed);
     }
 
@@ -508,6 +559,11 @@ impl Pool {
             }
             state.idle = 0;
         }
+        debug!(
+            target: "towline::connect",
+            closed = closing.len(),
+            "idle connections closed (close_idle)"
+        );
         drop(closing);
     }
 }
@@ -534,6 +590,7 @@ impl Inner {
                     evicted = Some(host.idle.remove(0).conn);
                     state.idle -= 1;
                 }
+                trace!(target: "towline::connect", id = conn.meta.id, "connection pooled");
                 host.idle.push(Idle {
                     conn,
                     since: Instant::now(),
@@ -541,6 +598,15 @@ impl Inner {
                 state.idle += 1;
                 self.start_reaper(state);
             }
+        }
+        #[cfg(feature = "tracing")]
+        if let Some(conn) = &evicted {
+            debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                reason = "beyond max_idle_per_host",
+                "pooled connection discarded"
+            );
         }
         drop(evicted);
     }
@@ -624,7 +690,18 @@ async fn reap(pool: Weak<Inner>, timeout: Duration) {
                     .idle
                     .partition_point(|i| now.duration_since(i.since) >= timeout);
                 evicted.extend(host.idle.drain(..n).map(|i| i.conn));
-                host.idle.retain(|i| !i.conn.is_closed());
+                host.idle.retain(|i| {
+                    let closed = i.conn.is_closed();
+                    if closed {
+                        debug!(
+                            target: "towline::connect",
+                            id = i.conn.meta.id,
+                            reason = "closed by the peer while idle",
+                            "pooled connection discarded"
+                        );
+                    }
+                    !closed
+                });
                 if let Some(first) = host.idle.first() {
                     earliest = Some(earliest.map_or(first.since, |e| e.min(first.since)));
                 }
@@ -636,6 +713,15 @@ async fn reap(pool: Weak<Inner>, timeout: Duration) {
             if earliest.is_none() {
                 state.reaper_running = false;
             }
+        }
+        #[cfg(feature = "tracing")]
+        for conn in &evicted {
+            debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                reason = "expired",
+                "pooled connection discarded"
+            );
         }
         drop(evicted);
         drop(inner);
@@ -710,6 +796,11 @@ impl Pooled {
             return;
         };
         if !self.pool.config.persistent {
+            trace!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                "connection closed: the pool is not persistent"
+            );
             return;
         }
         #[cfg_attr(not(feature = "http2"), allow(irrefutable_let_patterns))]
@@ -729,17 +820,51 @@ impl Pooled {
         };
         match polled {
             Poll::Ready(Ok(())) => self.pool.put_idle(&self.key, conn),
-            Poll::Ready(Err(_)) => {}
+            Poll::Ready(Err(_)) => debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                reason = "closed after its response",
+                "connection discarded"
+            ),
             // hyper finishes the exchange on its connection task in a moment: pool the
             // connection now, so the next request finds it and waits that moment,
             // rather than opening a new one.
             Poll::Pending => self.pool.put_idle(&self.key, conn),
         }
     }
+
+    /// Closes the connection instead of pooling it: its last response was framed two
+    /// ways, so what follows on it cannot be trusted.
+    pub(crate) fn discard(mut self) {
+        if let Some(conn) = self.conn.take() {
+            debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                reason = "ambiguous framing (Transfer-Encoding and Content-Length)",
+                "connection discarded"
+            );
+            drop(conn);
+        }
+    }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
+        // An HTTP/1.1 exchange that did not end well closes its connection; an HTTP/2
+        // stream only ends.
+        #[cfg(feature = "tracing")]
+        if let Some(Conn {
+            tx: Tx::H1(_),
+            meta,
+        }) = &self.conn
+        {
+            debug!(
+                target: "towline::connect",
+                id = meta.id,
+                reason = "exchange not finished (response not read to the end, or failed)",
+                "connection discarded"
+            );
+        }
         self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
     }
 }

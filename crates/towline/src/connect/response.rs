@@ -51,6 +51,8 @@ impl ResponseBody {
         if let Some(pooled) = self.pooled.take() {
             if self.reusable {
                 pooled.release();
+            } else {
+                pooled.discard();
             }
         }
     }

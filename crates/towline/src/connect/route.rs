@@ -247,6 +247,31 @@ impl fmt::Display for ProxyEndpoint {
     }
 }
 
+/// A route as events show it: its kind and its proxy's `host:port`, never credentials.
+#[cfg(feature = "tracing")]
+pub(crate) struct RouteLabel<'a>(pub(crate) &'a Route);
+
+#[cfg(feature = "tracing")]
+impl fmt::Display for RouteLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, endpoint) = match self.0 {
+            Route::Direct => return f.write_str("direct"),
+            Route::HttpProxy(endpoint) => ("http proxy", endpoint),
+            Route::Tunnel(endpoint) => ("tunnel via", endpoint),
+            Route::Socks5 {
+                endpoint,
+                remote_dns: false,
+            } => ("socks5", endpoint),
+            Route::Socks5 {
+                endpoint,
+                remote_dns: true,
+            } => ("socks5h", endpoint),
+        };
+        let tls = if endpoint.is_tls() { " (TLS)" } else { "" };
+        write!(f, "{kind} {endpoint}{tls}")
+    }
+}
+
 pub(crate) fn host_port(f: &mut fmt::Formatter<'_>, host: &str, port: u16) -> fmt::Result {
     if host.contains(':') {
         write!(f, "[{host}]:{port}")

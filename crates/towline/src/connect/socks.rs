@@ -108,6 +108,12 @@ where
             "is not a SOCKS5 proxy: its answer has another version",
         )));
     }
+    trace!(
+        target: "towline::connect",
+        proxy = %endpoint,
+        method = choice[1],
+        "SOCKS5 authentication method chosen"
+    );
     match (choice[1], credentials) {
         (NO_AUTH, _) => {}
         (USERNAME_PASSWORD, Some((user, pass))) => {
@@ -149,6 +155,13 @@ where
         )));
     }
     if reply[1] != 0x00 {
+        debug!(
+            target: "towline::connect",
+            proxy = %endpoint,
+            destination = %target,
+            reply = reply[1],
+            "SOCKS5 proxy refused the connection"
+        );
         return Err(fail(ErrorKind::SocksReply(reply[1])));
     }
     // The bound address that follows is of no use to a client, but must be consumed.
@@ -168,6 +181,13 @@ where
     };
     let mut bound = [0u8; 255 + 2];
     io.read_exact(&mut bound[..rest]).await.map_err(io_fail)?;
+    debug!(
+        target: "towline::connect",
+        proxy = %endpoint,
+        destination = %target,
+        authenticated = choice[1] == USERNAME_PASSWORD,
+        "SOCKS5 connection established"
+    );
     Ok(())
 }
 

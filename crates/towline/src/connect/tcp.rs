@@ -79,6 +79,12 @@ impl Service<Destination> for TcpDialer {
             let addrs = resolve(dst.host(), dst.port())
                 .await
                 .map_err(|e| DialError::resolve(&dst, e))?;
+            trace!(
+                target: "towline::connect",
+                destination = %dst,
+                addresses = addrs.len(),
+                "resolved"
+            );
             let stream = happy_eyeballs(addrs, this.attempt_delay)
                 .await
                 .map_err(|e| DialError::connect(&dst, e))?;
@@ -141,6 +147,7 @@ async fn happy_eyeballs(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<T
             let may_start = running.is_empty() || timer.as_mut().poll(cx).is_ready();
             if may_start {
                 if let Some(addr) = pending.next() {
+                    trace!(target: "towline::connect", %addr, "TCP connection attempt");
                     running.push(Box::pin(TcpStream::connect(addr)));
                     timer.as_mut().reset(tokio::time::Instant::now() + delay);
                     // Register the timer with this task before going on.
@@ -153,6 +160,7 @@ async fn happy_eyeballs(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<T
                 match running[i].as_mut().poll(cx) {
                     Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
                     Poll::Ready(Err(e)) => {
+                        trace!(target: "towline::connect", error = %e, "TCP connection attempt failed");
                         last_err = Some(e);
                         drop(running.swap_remove(i));
                         failed = true;

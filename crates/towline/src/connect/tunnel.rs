@@ -43,6 +43,13 @@ where
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
+    trace!(
+        target: "towline::connect",
+        proxy = %endpoint,
+        destination = %target,
+        credentials = endpoint.authorization().is_some(),
+        "sending CONNECT"
+    );
     io.write_all(&head)
         .await
         .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
@@ -76,6 +83,13 @@ where
                         ))
                     })?;
                 if !status.is_success() {
+                    debug!(
+                        target: "towline::connect",
+                        proxy = %endpoint,
+                        destination = %target,
+                        status = status.as_u16(),
+                        "proxy refused CONNECT"
+                    );
                     return Err(fail(ErrorKind::Refused {
                         status,
                         credentials_sent: endpoint.authorization().is_some(),
@@ -86,6 +100,13 @@ where
                         "sent data through the tunnel before the client spoke",
                     )));
                 }
+                debug!(
+                    target: "towline::connect",
+                    proxy = %endpoint,
+                    destination = %target,
+                    status = status.as_u16(),
+                    "CONNECT tunnel established"
+                );
                 return Ok(());
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}

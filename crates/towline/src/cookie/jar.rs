@@ -129,10 +129,7 @@ impl Jar {
             secure: is_secure(uri),
             path: uri.path(),
         };
-        let parsed = parse_set_cookie(set_cookie.as_ref()).map_err(|e| match e {
-            ParseError::Malformed => Rejected::Malformed,
-            ParseError::NotUtf8 => Rejected::NotUtf8,
-        })?;
+        let parsed = parse_set_cookie(set_cookie.as_ref()).map_err(parse_rejected)?;
         let now = self.inner.clock.0.now();
         let mut state = self.write();
         self.store(&mut state, parsed, &origin, now)
@@ -373,9 +370,14 @@ impl Jar {
         let mut state: Option<RwLockWriteGuard<'_, State>> = None;
         for value in values {
             // Ignored, as RFC 6265 says, when it is not a cookie.
-            if let Ok(parsed) = parse_set_cookie(value.as_bytes()) {
-                let state = state.get_or_insert_with(|| self.write());
-                let _ = self.store(state, parsed, &origin, now);
+            match parse_set_cookie(value.as_bytes()) {
+                Ok(parsed) => {
+                    let state = state.get_or_insert_with(|| self.write());
+                    let name = parsed.name;
+                    let stored = self.store(state, parsed, &origin, now);
+                    note_set_cookie(origin.host, Some(name), stored);
+                }
+                Err(err) => note_set_cookie(origin.host, None, Err(parse_rejected(err))),
             }
         }
     }
@@ -725,6 +727,29 @@ fn check_prefix(
         return Err(Rejected::Prefix);
     }
     Ok(())
+}
+
+fn parse_rejected(err: ParseError) -> Rejected {
+    match err {
+        ParseError::Malformed => Rejected::Malformed,
+        ParseError::NotUtf8 => Rejected::NotUtf8,
+    }
+}
+
+/// Tells `tracing` what became of one `Set-Cookie` of a response: the cookie's name
+/// (when it has one) and why it was rejected, never its value.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn note_set_cookie(host: &str, name: Option<&str>, stored: Result<(), Rejected>) {
+    match stored {
+        Ok(()) => trace!(target: "towline::cookie", name, host, "cookie stored"),
+        Err(reason) => debug!(
+            target: "towline::cookie",
+            name,
+            host,
+            reason = %reason,
+            "Set-Cookie rejected"
+        ),
+    }
 }
 
 fn is_secure(uri: &Uri) -> bool {

@@ -70,6 +70,11 @@ where
         // A `Cookie` header set by the caller (or a layer above) is sent as it is.
         if !request.headers().contains_key(COOKIE) {
             if let Some(cookies) = self.store.cookies(request.uri()) {
+                trace!(
+                    target: "towline::cookie",
+                    uri = %crate::error::Redacted(request.uri()),
+                    "cookies attached"
+                );
                 request.headers_mut().insert(COOKIE, cookies);
             }
         }

@@ -104,12 +104,25 @@ fn decide<B: Body>(
         match settings.codings.lookup(token) {
             // A coding we cannot undo hides every coding applied before it, so the
             // whole response goes through as it came, headers included.
-            None => return State::Passthrough,
+            None => {
+                trace!(
+                    target: "towline::decompress",
+                    coding = %String::from_utf8_lossy(token),
+                    "body passed through undecoded: a content coding is not supported"
+                );
+                return State::Passthrough;
+            }
             Some(Coding::Identity) => {}
             Some(_) => count += 1,
         }
     }
     if count > settings.max_codings {
+        debug!(
+            target: "towline::decompress",
+            codings = count,
+            max_codings = settings.max_codings,
+            "decoding refused: too many content codings"
+        );
         return State::Failed(Some(
             DecodeError::new(DecodeErrorKind::TooManyCodings).with_message(format!(
                 "too many content codings: {count}, more than the {} this client decodes",
@@ -135,7 +148,13 @@ fn decide<B: Body>(
         return State::Passthrough;
     }
     headers.remove(CONTENT_LENGTH);
-    State::Decoding(Pipeline::new(decoders, settings.limit))
+    let pipeline = Pipeline::new(decoders, settings.limit);
+    debug!(
+        target: "towline::decompress",
+        codings = %pipeline.codings(),
+        "decoding the response body"
+    );
+    State::Decoding(pipeline)
 }
 
 impl<B> Body for DecompressionBody<B>

@@ -95,6 +95,15 @@ impl Pipeline {
             Some(Ok(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
             Some(Err(e)) => {
                 self.done = true;
+                #[cfg(feature = "tracing")]
+                if e.is::<DecodeError>() || e.is::<DecodedTooLarge>() {
+                    debug!(
+                        target: "towline::decompress",
+                        codings = %self.codings(),
+                        error = %e,
+                        "decoding the response body failed"
+                    );
+                }
                 Poll::Ready(Some(Err(e)))
             }
             None => {
@@ -106,6 +115,29 @@ impl Pipeline {
 
     pub(crate) fn is_end_stream(&self) -> bool {
         self.done
+    }
+
+    /// The codings, in the order `Content-Encoding` lists them, for events.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn codings(&self) -> Codings<'_> {
+        Codings(&self.stages)
+    }
+}
+
+/// The codings of a pipeline as `Content-Encoding` lists them: `gzip, br`.
+#[cfg(feature = "tracing")]
+pub(crate) struct Codings<'a>(&'a [Stage]);
+
+#[cfg(feature = "tracing")]
+impl std::fmt::Display for Codings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, stage) in self.0.iter().rev().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(stage.coding)?;
+        }
+        Ok(())
     }
 }
 

@@ -66,6 +66,14 @@ where
                 req.extensions_mut().insert(route);
             }
         }
+        debug!(
+            target: "towline::proxy",
+            uri = %crate::error::Redacted(req.uri()),
+            route = %crate::connect::RouteLabel(
+                req.extensions().get::<Route>().unwrap_or(&Route::Direct)
+            ),
+            "route chosen"
+        );
         self.inner.call(req)
     }
 }

@@ -171,8 +171,23 @@ where
         };
         let target = match resolve(&self.uri, self.fragment.as_deref(), location.as_bytes()) {
             Ok(target) => target,
-            Err(ResolveError::Unusable) => return Step::Done(self.finish(response)),
+            Err(ResolveError::Unusable) => {
+                debug!(
+                    target: "towline::redirect",
+                    status = status.as_u16(),
+                    from = %crate::error::Redacted(&self.uri),
+                    "redirect not followed: its Location is not a usable URI"
+                );
+                return Step::Done(self.finish(response));
+            }
             Err(ResolveError::Scheme(scheme)) => {
+                debug!(
+                    target: "towline::redirect",
+                    status = status.as_u16(),
+                    from = %crate::error::Redacted(&self.uri),
+                    scheme = %scheme,
+                    "redirect refused: the target's scheme is not http or https"
+                );
                 return Step::Fail(Box::new(UnsupportedScheme::new(scheme, self.uri.clone())));
             }
         };
@@ -187,8 +202,28 @@ where
         let keep_method = match action {
             Action::Follow => true,
             Action::FollowAsGet => false,
-            Action::Stop => return Step::Done(self.finish(response)),
-            Action::Fail(err) => return Step::Fail(err),
+            Action::Stop => {
+                debug!(
+                    target: "towline::redirect",
+                    status = status.as_u16(),
+                    method = %self.method,
+                    from = %crate::error::Redacted(&self.uri),
+                    to = %crate::error::Redacted(&target.uri),
+                    "redirect not followed: the policy stopped"
+                );
+                return Step::Done(self.finish(response));
+            }
+            Action::Fail(err) => {
+                debug!(
+                    target: "towline::redirect",
+                    status = status.as_u16(),
+                    from = %crate::error::Redacted(&self.uri),
+                    to = %crate::error::Redacted(&target.uri),
+                    error = %err,
+                    "redirect refused by the policy"
+                );
+                return Step::Fail(err);
+            }
         };
         let body = if keep_method {
             let copy = match &self.body {
@@ -199,7 +234,16 @@ where
             match copy {
                 Some(body) => body,
                 // The body cannot be sent again: the caller gets the redirect.
-                None => return Step::Done(self.finish(response)),
+                None => {
+                    debug!(
+                        target: "towline::redirect",
+                        status = status.as_u16(),
+                        method = %self.method,
+                        from = %crate::error::Redacted(&self.uri),
+                        "redirect not followed: the request body cannot be sent again"
+                    );
+                    return Step::Done(self.finish(response));
+                }
             }
         } else {
             B::default()
@@ -207,6 +251,14 @@ where
 
         let (parts, response_body) = response.into_parts();
         if self.history.len() >= self.config.max_redirects {
+            debug!(
+                target: "towline::redirect",
+                status = status.as_u16(),
+                from = %crate::error::Redacted(&self.uri),
+                to = %crate::error::Redacted(&target.uri),
+                max_redirects = self.config.max_redirects,
+                "redirect refused: too many redirects"
+            );
             let method = self.method.clone();
             let uri = mem::take(&mut self.uri);
             self.history
@@ -218,6 +270,13 @@ where
             )));
         }
         if !self.config.https_downgrade && is_https(&self.uri) && is_http(&target.uri) {
+            debug!(
+                target: "towline::redirect",
+                status = status.as_u16(),
+                from = %crate::error::Redacted(&self.uri),
+                to = %crate::error::Redacted(&target.uri),
+                "redirect refused: from https to http"
+            );
             let from = mem::take(&mut self.uri);
             return Step::Fail(Box::new(DowngradeRefused::new(from, target.uri)));
         }
@@ -247,8 +306,23 @@ where
             .history
             .first()
             .is_some_and(|first| !same_origin(first.uri(), &self.uri));
-        if !self.stripped && left_first_origin {
+        let strip = !self.stripped && left_first_origin;
+        if strip {
             self.strip_credentials();
+        }
+        #[cfg(feature = "tracing")]
+        if let Some(hop) = self.history.last() {
+            debug!(
+                target: "towline::redirect",
+                status = status.as_u16(),
+                from = %crate::error::Redacted(hop.uri()),
+                to = %crate::error::Redacted(&self.uri),
+                method = %self.method,
+                method_changed = *hop.method() != self.method,
+                credentials_stripped = strip,
+                redirects = self.history.len(),
+                "following redirect"
+            );
         }
         if target.fragment.is_some() {
             self.fragment = target.fragment;

@@ -120,12 +120,44 @@ fn retry_request<E: StaleError, B: Send + 'static>(
 ) -> Option<Request<B>> {
     let stale = err.stale_connection()?;
     if let Some(unsent) = stale.take_unsent_request::<B>() {
+        debug!(
+            target: "towline::retry",
+            method = %unsent.method(),
+            uri = %crate::error::Redacted(unsent.uri()),
+            reason = "unsent: the connection handed the request back",
+            "retrying on a new connection: the pooled connection was stale"
+        );
         return Some(unsent);
     }
     // The backup exists only for idempotent methods with a replayable body.
     if !stale.request_written() || !stale.response_started() {
-        return backup.take();
+        let retry = backup.take();
+        #[cfg(feature = "tracing")]
+        match &retry {
+            Some(request) => debug!(
+                target: "towline::retry",
+                method = %request.method(),
+                uri = %crate::error::Redacted(request.uri()),
+                reason = if stale.request_written() {
+                    "sent, but no byte of a response arrived"
+                } else {
+                    "unsent: the request was not written"
+                },
+                "retrying on a new connection: the pooled connection was stale"
+            ),
+            None => debug!(
+                target: "towline::retry",
+                reason = "the method is not idempotent or the body cannot be sent again",
+                "not retried: the pooled connection was stale"
+            ),
+        }
+        return retry;
     }
+    debug!(
+        target: "towline::retry",
+        reason = "a response had started",
+        "not retried: the pooled connection was stale"
+    );
     None
 }
 
