@@ -17,7 +17,8 @@ use std::net::{IpAddr, SocketAddr};
 /// | `[::1]:8080`, `127.0.0.1:8080` | that address and port |
 ///
 /// A host name never matches an IP entry and the other way round: `localhost` does not
-/// match `127.0.0.1`. Entries that are none of these (an IP block with a prefix too
+/// match `127.0.0.1`, and the host `10.0.0.1` does not match an entry `1`. An IPv4
+/// address and its IPv4-mapped IPv6 form (`::ffff:10.0.0.1`) are the same host. Entries that are none of these (an IP block with a prefix too
 /// long for its family) are ignored, so a stray entry in the environment cannot stop a
 /// program from starting.
 ///
@@ -111,8 +112,9 @@ impl NoProxy {
         let port_ok = |wanted: Option<u16>| wanted.is_none_or(|p| p == port);
         let looks_ip =
             host.contains(':') || host.bytes().next().is_some_and(|b| b.is_ascii_digit());
-        if looks_ip && !self.nets.is_empty() {
+        if looks_ip {
             if let Ok(ip) = host.parse::<IpAddr>() {
+                // An IP literal is matched by IP entries only, never by a name's labels.
                 return self
                     .nets
                     .iter()
@@ -141,12 +143,25 @@ fn full_prefix(ip: IpAddr) -> u8 {
     if ip.is_ipv4() { 32 } else { 128 }
 }
 
-/// Whether `ip` is in the block `net/prefix`. IPv4-mapped IPv6 addresses count as IPv4.
+/// Whether `ip` is in the block `net/prefix`. An IPv4 address and its IPv4-mapped IPv6
+/// form (`::ffff:a.b.c.d`) are the same host, on either side.
 fn in_block(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
-    let ip = match ip {
+    let as_v6 = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+        v6 => v6,
+    };
+    let as_v4 = |ip: IpAddr| match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     };
+    match (ip, net) {
+        (IpAddr::V6(_), IpAddr::V4(_)) => same_family_in_block(as_v4(ip), net, prefix),
+        (IpAddr::V4(_), IpAddr::V6(_)) => same_family_in_block(as_v6(ip), net, prefix),
+        _ => same_family_in_block(ip, net, prefix),
+    }
+}
+
+fn same_family_in_block(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);

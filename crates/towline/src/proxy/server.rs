@@ -112,21 +112,27 @@ impl ProxyServer {
                 },
             };
             (v6, port)
+        } else if host_port.parse::<Ipv6Addr>().is_ok() {
+            // An IPv6 address without brackets, and so without a port.
+            (host_port, None)
         } else {
-            match host_port.rsplit_once(':') {
+            let (host, port) = match host_port.rsplit_once(':') {
                 Some((host, port)) => (host, Some(port)),
                 None => (host_port, None),
+            };
+            if host.contains(':') {
+                return fail("an IPv6 address needs brackets: [::1]:3128");
             }
+            if !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+            {
+                return fail("the host has characters a host name cannot have");
+            }
+            (host, port)
         };
         if host.is_empty() {
             return fail("the host is empty");
-        }
-        if !host.contains(':')
-            && !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return fail("the host has characters a host name cannot have");
         }
         let port = match port {
             None | Some("") => protocol.default_port(),
