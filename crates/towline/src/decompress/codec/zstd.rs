@@ -23,7 +23,20 @@ pub(crate) struct ZstdDecoder {
     /// `None` when libzstd could not make a context; the first call reports it.
     dctx: Option<DCtx<'static>>,
     state: State,
+    frame: FrameCheck,
 }
+
+/// What the current frame declared and decoded, to check one against the other.
+struct FrameCheck {
+    /// The first bytes of the frame, up to a whole frame header.
+    header: [u8; FRAME_HEADER_MAX],
+    header_len: usize,
+    /// What the frame has decoded so far.
+    written: u64,
+}
+
+/// The longest a zstd frame header can be (`ZSTD_FRAMEHEADERSIZE_MAX`).
+const FRAME_HEADER_MAX: usize = 18;
 
 enum State {
     /// Inside a frame (or before the first): libzstd has input or output pending.
@@ -44,6 +57,11 @@ impl ZstdDecoder {
         ZstdDecoder {
             dctx,
             state: State::Frame,
+            frame: FrameCheck {
+                header: [0; FRAME_HEADER_MAX],
+                header_len: 0,
+                written: 0,
+            },
         }
     }
 }
@@ -90,6 +108,32 @@ fn run(
     Ok((input.pos(), output.pos(), hint == 0))
 }
 
+impl FrameCheck {
+    /// Keeps the start of the current frame until its header is whole.
+    fn read(&mut self, bytes: &[u8]) {
+        let take = (FRAME_HEADER_MAX - self.header_len).min(bytes.len());
+        self.header[self.header_len..self.header_len + take].copy_from_slice(&bytes[..take]);
+        self.header_len += take;
+    }
+
+    /// At the end of a frame: what it decoded must be the content size its header
+    /// declared, if it declared one. libzstd checks this when it decodes a frame in one
+    /// call, but not on every streaming path (an empty last block fed a byte at a time
+    /// ended a frame of 57 declared bytes with none).
+    fn end(&mut self) -> Result<(), DecodeError> {
+        let declared = zstd::zstd_safe::get_frame_content_size(&self.header[..self.header_len]);
+        let written = std::mem::take(&mut self.written);
+        self.header_len = 0;
+        match declared {
+            Ok(Some(size)) if size != written => Err(DecodeError::new(DecodeErrorKind::Corrupt)
+                .with_message(format!(
+                    "zstd frame declared {size} bytes of content and held {written}"
+                ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Decoder for ZstdDecoder {
     fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, DecodeError> {
         let Some(dctx) = &mut self.dctx else {
@@ -120,13 +164,17 @@ impl Decoder for ZstdDecoder {
                         .with_message("the zstd decoder did not take a frame's magic number"));
                 }
                 self.state = State::Frame;
+                self.frame.read(&magic);
             }
             let (n, w, ended) = run(dctx, &input[read..], &mut output[written..])?;
+            self.frame.read(&input[read..read + n]);
+            self.frame.written += w as u64;
             read += n;
             written += w;
             if !ended {
                 break;
             }
+            self.frame.end()?;
             self.state = State::Between {
                 buf: [0; 4],
                 len: 0,
