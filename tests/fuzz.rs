@@ -1127,3 +1127,108 @@ async fn responses_from_a_hostile_server() {
     server.assert_no_panics();
     summary(TARGET, started);
 }
+
+// ---------------------------------------------------------------------------------
+// 7. Inputs found by cargo-fuzz (fuzz/, see RELIABILITY.md), kept as regression tests
+// ---------------------------------------------------------------------------------
+
+/// Found by `cargo fuzz run no_proxy` (minimized input: the list `::ffff:2.6.1.1`):
+/// an IPv4-mapped IPv6 entry matched no host, not even that very address (`matches`
+/// turned a mapped host into IPv4, but the entry stayed IPv6). Fixed in 5a2631f; this
+/// stays as the regression test.
+#[test]
+fn no_proxy_ipv4_mapped_entry_matches_its_own_address() {
+    let input: &[u8] = b"::ffff:2.6.1.1";
+    let entry = std::str::from_utf8(input).expect("ASCII");
+    let no_proxy = towline::proxy::NoProxy::parse(entry);
+    assert!(no_proxy.matches(entry, 443), "{entry} as a host");
+    assert!(
+        no_proxy.matches(&format!("[{entry}]"), 443),
+        "[{entry}] as a host"
+    );
+}
+
+/// Found by `cargo fuzz run no_proxy` (minimized input: lists `::` and `1`, host
+/// `0.0.1.1`): an IP-literal host matched a host-name entry by its last labels while
+/// the list had no IP entry, and stopped matching once the list had one, against the
+/// docs (a host name never matches an IP entry "and the other way round") and although
+/// adding an entry should never make a host stop bypassing the proxy. Fixed in
+/// 5a2631f; this stays as the regression test.
+#[test]
+fn no_proxy_ip_host_never_matches_a_name_entry() {
+    let input: &[u8] = b"::\n1\n\x00\x320.0.1.1";
+    let mut lines = input.split(|&b| b == b'\n');
+    let mut line = || std::str::from_utf8(lines.next().expect("line")).expect("ASCII");
+    let (a, b) = (line(), line());
+    let host = &line()[2..];
+    let name_only = towline::proxy::NoProxy::parse(b);
+    let both = towline::proxy::NoProxy::parse(&format!("{a},{b}"));
+    assert_eq!(
+        name_only.matches(host, 50),
+        both.matches(host, 50),
+        "{host} against {b:?} and {a:?},{b:?}"
+    );
+    assert!(
+        !name_only.matches(host, 50),
+        "the IP host {host} matches the name entry {b:?}"
+    );
+}
+
+/// Found by `cargo fuzz run proxy_uri` (minimized input: `::`; first found as
+/// `user:SECRETxyz@PROXY.ts&t:\x01PROXY.ts&t:88`): a host containing `:` skipped the
+/// host-character check, so `::` parsed as host `:` on port 80, and the control
+/// character and `&` above were accepted in a host; `Display` then printed
+/// `http://[:]:80`, which does not parse. Fixed in 5a2631f; this stays as the
+/// regression test.
+#[test]
+fn proxy_server_display_parses_back() {
+    for input in ["::", "user:SECRETxyz@PROXY.ts&t:\u{1}PROXY.ts&t:88"] {
+        let Ok(server) = towline::proxy::ProxyServer::parse(input) else {
+            continue;
+        };
+        let shown = server.to_string();
+        let again = towline::proxy::ProxyServer::parse(&shown)
+            .unwrap_or_else(|e| panic!("{input:?} parsed, its Display {shown:?} does not: {e}"));
+        assert_eq!(again.endpoint().host(), server.endpoint().host());
+        assert_eq!(again.endpoint().port(), server.endpoint().port());
+    }
+}
+
+/// Decodes `body`, sent with `Content-Encoding: coding` in frames of `size` bytes, with
+/// `DecompressionLayer`'s defaults.
+fn decode_in_frames(coding: &'static str, body: &[u8], size: usize) -> Result<Bytes, BoxError> {
+    let frames: VecDeque<Bytes> = body.chunks(size).map(Bytes::copy_from_slice).collect();
+    let service = tower::service_fn(move |_request: Request<()>| {
+        let frames = Frames(frames.clone());
+        async move {
+            let response = Response::builder()
+                .header(http::header::CONTENT_ENCODING, coding)
+                .body(frames)
+                .expect("response");
+            Ok::<_, BoxError>(response)
+        }
+    });
+    let client = towline::decompress::DecompressionLayer::new().layer(service);
+    runtime().block_on(async {
+        let response = client.oneshot(Request::new(())).await?;
+        Ok(read_body_limited(response.into_body(), 1 << 20).await?)
+    })
+}
+
+/// Found by `cargo fuzz run decode_zstd` (input `00 28 b5 2f fd 20 39 01 00 00`; its
+/// first byte chose 1-byte frames): a zstd frame that declares 57 bytes of content
+/// (single segment, content size 0x39) and then ends with an empty last block. Sent in
+/// one frame it fails as corrupt; sent a byte at a time it decodes to an empty body,
+/// without an error: a silently short body.
+#[test]
+fn zstd_short_frame_fails_however_the_body_is_cut() {
+    let input: &[u8] = b"\x00\x28\xb5\x2f\xfd\x20\x39\x01\x00\x00";
+    let body = &input[1..];
+    for size in (1..=body.len()).rev() {
+        let decoded = decode_in_frames("zstd", body, size);
+        assert!(
+            decoded.is_err(),
+            "in frames of {size} bytes it decodes to {decoded:?}"
+        );
+    }
+}
