@@ -935,17 +935,7 @@ fn decoders_on_arbitrary_bytes() {
         };
         let frames = split_frames(&mut rng, &body);
         let case = Case::new(TARGET, i, &(coding, Shown(&body)));
-        let service = tower::service_fn(move |_request: Request<()>| {
-            let frames = Frames(frames.clone());
-            async move {
-                let response = Response::builder()
-                    .header(http::header::CONTENT_ENCODING, coding)
-                    .body(frames)
-                    .expect("response");
-                Ok::<_, BoxError>(response)
-            }
-        });
-        let client = towline::decompress::DecompressionLayer::new().layer(service);
+        let client = decoding(coding, frames);
         let result = rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(5), async {
                 let response = client.oneshot(Request::new(())).await?;
@@ -1194,10 +1184,14 @@ fn proxy_server_display_parses_back() {
     }
 }
 
-/// Decodes `body`, sent with `Content-Encoding: coding` in frames of `size` bytes, with
-/// `DecompressionLayer`'s defaults.
-fn decode_in_frames(coding: &'static str, body: &[u8], size: usize) -> Result<Bytes, BoxError> {
-    let frames: VecDeque<Bytes> = body.chunks(size).map(Bytes::copy_from_slice).collect();
+/// `DecompressionLayer` with its defaults over a service that answers every request
+/// with `Content-Encoding: coding` and a body of these `frames`.
+fn decoding(
+    coding: &'static str,
+    frames: VecDeque<Bytes>,
+) -> towline::decompress::Decompression<
+    impl tower::Service<Request<()>, Response = Response<Frames>, Error = BoxError> + Clone,
+> {
     let service = tower::service_fn(move |_request: Request<()>| {
         let frames = Frames(frames.clone());
         async move {
@@ -1208,7 +1202,14 @@ fn decode_in_frames(coding: &'static str, body: &[u8], size: usize) -> Result<By
             Ok::<_, BoxError>(response)
         }
     });
-    let client = towline::decompress::DecompressionLayer::new().layer(service);
+    towline::decompress::DecompressionLayer::new().layer(service)
+}
+
+/// Decodes `body`, sent with `Content-Encoding: coding` in frames of `size` bytes, with
+/// `DecompressionLayer`'s defaults.
+fn decode_in_frames(coding: &'static str, body: &[u8], size: usize) -> Result<Bytes, BoxError> {
+    let frames: VecDeque<Bytes> = body.chunks(size).map(Bytes::copy_from_slice).collect();
+    let client = decoding(coding, frames);
     runtime().block_on(async {
         let response = client.oneshot(Request::new(())).await?;
         Ok(read_body_limited(response.into_body(), 1 << 20).await?)

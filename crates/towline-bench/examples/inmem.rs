@@ -81,6 +81,20 @@ where
     Ok(())
 }
 
+/// The request of [`request`] as a raw connection sends it: origin-form with `Host`
+/// over HTTP/1.1, the absolute URI over HTTP/2.
+fn raw_request(h2: bool) -> Result<Request<Empty<Bytes>>, http::Error> {
+    let builder = if h2 {
+        Request::get("http://api.bench.test/v1/items?id=42")
+    } else {
+        Request::get("/v1/items?id=42").header("host", "api.bench.test")
+    };
+    builder
+        .header("accept", "application/json")
+        .header("x-request-id", "7f1c2a")
+        .body(Empty::<Bytes>::new())
+}
+
 /// `n` GETs on one hand-driven hyper connection.
 async fn raw(n: usize, h2: bool) -> Result<(), BoxError> {
     let (client, server) = tokio::io::duplex(64 * 1024);
@@ -91,25 +105,16 @@ async fn raw(n: usize, h2: bool) -> Result<(), BoxError> {
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
         for _ in 0..n {
-            let request = Request::get("http://api.bench.test/v1/items?id=42")
-                .header("accept", "application/json")
-                .header("x-request-id", "7f1c2a")
-                .body(Empty::<Bytes>::new())?;
             tx.ready().await?;
-            let response = tx.send_request(request).await?;
+            let response = tx.send_request(raw_request(true)?).await?;
             std::hint::black_box(response.into_body().collect().await?);
         }
     } else {
         let (mut tx, conn) = hyper::client::conn::http1::handshake(io).await?;
         tokio::spawn(conn);
         for _ in 0..n {
-            let request = Request::get("/v1/items?id=42")
-                .header("host", "api.bench.test")
-                .header("accept", "application/json")
-                .header("x-request-id", "7f1c2a")
-                .body(Empty::<Bytes>::new())?;
             tx.ready().await?;
-            let response = tx.send_request(request).await?;
+            let response = tx.send_request(raw_request(false)?).await?;
             std::hint::black_box(response.into_body().collect().await?);
         }
     }
