@@ -158,15 +158,27 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether this process runs as root: its real uid in `/proc/self/status` is 0.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            == Some("0")
+    })
+}
+
 /// squid 5 forwarding http and tunnelling (`CONNECT`) to `connect_ports` only, from
-/// loopback clients, without a cache. It must start as root: it runs as `proxy`, which
-/// owns its run folder.
+/// loopback clients, without a cache. Started as root (as on CI) it drops to `proxy`,
+/// which then owns its run folder; started as anyone else it stays that user.
 pub(crate) fn squid(connect_ports: &[u16]) -> Daemon {
     let squid = binary("squid", "squid");
     let dir = temp_dir("squid");
     let port = free_port();
     let d = dir.display();
     let ports: Vec<String> = connect_ports.iter().map(u16::to_string).collect();
+    let as_root = running_as_root();
     let conf = format!(
         "http_port 127.0.0.1:{port}
 acl towline_clients src 127.0.0.1/32
@@ -176,8 +188,7 @@ http_access deny CONNECT !SSL_ports
 http_access allow towline_clients
 http_access deny all
 cache deny all
-cache_effective_user proxy
-pid_filename {d}/squid.pid
+{effective_user}pid_filename {d}/squid.pid
 access_log stdio:{d}/access.log
 cache_log {d}/cache.log
 cache_store_log none
@@ -187,6 +198,11 @@ pinger_enable off
 dns_nameservers 127.0.0.1
 shutdown_lifetime 0 seconds
 ",
+        effective_user = if as_root {
+            "cache_effective_user proxy\n"
+        } else {
+            ""
+        },
         ports = if ports.is_empty() {
             "1".to_owned()
         } else {
@@ -195,12 +211,14 @@ shutdown_lifetime 0 seconds
     );
     let conf_path = dir.join("squid.conf");
     std::fs::write(&conf_path, conf).expect("write squid.conf");
-    let owned = Command::new("chown")
-        .args(["-R", "proxy:proxy"])
-        .arg(&dir)
-        .status()
-        .expect("chown");
-    assert!(owned.success(), "chown proxy {}", dir.display());
+    if as_root {
+        let owned = Command::new("chown")
+            .args(["-R", "proxy:proxy"])
+            .arg(&dir)
+            .status()
+            .expect("chown");
+        assert!(owned.success(), "chown proxy {}", dir.display());
+    }
     let log = dir.join("cache.log");
     // squid names its shared-memory segments after the service name (`/squid-…shm`
     // by default): two squids started at once by parallel tests collide on them
