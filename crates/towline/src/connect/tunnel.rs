@@ -17,8 +17,9 @@ const MAX_HEADERS: usize = 64;
 /// credentials, and reads its answer. On success the stream carries bytes to and from
 /// the origin.
 ///
-/// The answer's head is read up to [`MAX_HEAD`] bytes; a proxy that sends anything after
-/// a `2xx` head, before the client spoke, breaks the protocol and is refused.
+/// The answer's head is read up to [`MAX_HEAD`] bytes, interim (`1xx`) heads before it
+/// included and skipped; a proxy that sends anything after a `2xx` head, before the
+/// client spoke, breaks the protocol and is refused.
 pub(crate) async fn connect<I>(
     io: &mut I,
     endpoint: &ProxyEndpoint,
@@ -59,20 +60,17 @@ where
 
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
+    // Bytes of interim (1xx) heads already parsed and dropped from `buf`.
+    let mut skipped = 0;
     loop {
-        let n = io
-            .read(&mut chunk)
-            .await
-            .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
-        if n == 0 {
-            return Err(fail(ErrorKind::Protocol(
-                "closed the connection before answering CONNECT",
-            )));
-        }
-        buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&buf) {
+        let parsed = if buf.is_empty() {
+            Ok(httparse::Status::Partial)
+        } else {
+            response.parse(&buf)
+        };
+        match parsed {
             Ok(httparse::Status::Complete(len)) => {
                 let status = response
                     .code
@@ -82,6 +80,18 @@ where
                             "answered CONNECT with an invalid status code",
                         ))
                     })?;
+                if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+                    // 100, 102, 103: an interim answer, the final one follows. The
+                    // heads together stay within MAX_HEAD.
+                    skipped += len;
+                    buf.drain(..len);
+                    if skipped >= MAX_HEAD {
+                        return Err(fail(ErrorKind::Protocol(
+                            "answered CONNECT with a response head larger than 16 KiB",
+                        )));
+                    }
+                    continue;
+                }
                 if !status.is_success() {
                     debug!(
                         target: "towline::connect",
@@ -109,7 +119,7 @@ where
                 );
                 return Ok(());
             }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+            Ok(httparse::Status::Partial) if skipped + buf.len() < MAX_HEAD => {}
             Ok(httparse::Status::Partial) => {
                 return Err(fail(ErrorKind::Protocol(
                     "answered CONNECT with a response head larger than 16 KiB",
@@ -126,6 +136,16 @@ where
                 )));
             }
         }
+        let n = io
+            .read(&mut chunk)
+            .await
+            .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
+        if n == 0 {
+            return Err(fail(ErrorKind::Protocol(
+                "closed the connection before answering CONNECT",
+            )));
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -242,6 +262,59 @@ mod tests {
         let err = result.expect_err("refused");
         assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
         assert!(!err.is_auth_required());
+    }
+
+    #[tokio::test]
+    async fn interim_answers_are_skipped() {
+        let (result, _) = exchange(
+            ProxyEndpoint::new("p", 1),
+            "h.test",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+              HTTP/1.1 200 Connection established\r\n\r\n",
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+
+        let (result, _) = exchange(
+            ProxyEndpoint::new("p", 1),
+            "h.test",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407 Auth\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            result.expect_err("refused").status(),
+            Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+        );
+
+        // 101 is no interim answer to CONNECT: a refusal.
+        let (result, _) = exchange(
+            ProxyEndpoint::new("p", 1),
+            "h.test",
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            result.expect_err("refused").status(),
+            Some(StatusCode::SWITCHING_PROTOCOLS)
+        );
+
+        // Endless interim answers end at the head limit.
+        let (mut client, mut proxy) = duplex(64 * 1024);
+        tokio::spawn(async move {
+            for _ in 0..2000 {
+                if proxy
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let err = connect(&mut client, &ProxyEndpoint::new("p", 1), "h.test", 80)
+            .await
+            .expect_err("too large");
+        assert!(err.to_string().contains("larger than 16 KiB"), "{err}");
     }
 
     #[tokio::test]
