@@ -65,7 +65,12 @@ async fn main() -> Result<(), BoxError> {
         response.effective_uri().path(),
         response.status()
     );
-    print!("  body: {}", response.text().await?);
+    let body = response.text().await?;
+    print!("  body: {body}");
+    check(
+        hops == 1 && body.contains("session=tour42"),
+        "one redirect, and the cookie it set sent on the next hop",
+    )?;
     if let Some(jar) = client.cookie_jar() {
         for cookie in jar.iter() {
             println!(
@@ -85,6 +90,10 @@ async fn main() -> Result<(), BoxError> {
         "the server sent {on_the_wire} gzip bytes; the client read {} plain bytes",
         text.len()
     );
+    check(
+        text == report && on_the_wire < text.len(),
+        "the plain report, smaller on the wire",
+    )?;
 
     println!("\n== 3. Connections are pooled");
     for path in ["/a", "/b", "/c"] {
@@ -92,6 +101,7 @@ async fn main() -> Result<(), BoxError> {
         let reused = response.connection_info().is_some_and(|i| i.reused);
         let body = response.text().await?;
         print!("  {path}: reused a pooled connection: {reused:<5} — {body}");
+        check(reused, "a pooled connection reused")?;
     }
     let stats = client.pool_stats();
     println!(
@@ -112,13 +122,23 @@ async fn main() -> Result<(), BoxError> {
         .body(Body::streaming(stream))
         .send()
         .await?;
-    print!("  {}", response.text().await?);
+    let answer = response.text().await?;
+    print!("  {answer}");
+    check(
+        answer == "received 24 bytes (chunked)\n",
+        "24 bytes sent chunked",
+    )?;
     let response = client
         .post(server.url("/upload"))
         .body("a body held in memory")
         .send()
         .await?;
-    print!("  {}", response.text().await?);
+    let answer = response.text().await?;
+    print!("  {answer}");
+    check(
+        answer == "received 21 bytes (with Content-Length)\n",
+        "21 bytes sent with Content-Length",
+    )?;
 
     println!("\n== 5. A stale pooled connection is retried once");
     let closing = TestServer::builder()
@@ -135,6 +155,7 @@ async fn main() -> Result<(), BoxError> {
         "  the server dropped {dropped} request(s) on a reused connection; the client sent \
          each again on a new one"
     );
+    check(dropped == 1, "the second GET dropped once, then retried")?;
 
     println!("\n== 6. Timeouts");
     let started = std::time::Instant::now();
@@ -149,18 +170,26 @@ async fn main() -> Result<(), BoxError> {
             started.elapsed().as_millis()
         ),
         Err(err) => return Err(err.into()),
-        Ok(response) => println!("  unexpected: answered with {}", response.status()),
+        Ok(response) => {
+            return Err(format!(
+                "GET /slow answered {} before its timeout",
+                response.status()
+            )
+            .into());
+        }
     }
 
     println!("\n== 7. Errors say what happened");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = closed.local_addr()?.port();
     drop(closed);
-    if let Err(err) = client.get(format!("http://127.0.0.1:{port}/")).send().await {
-        println!("  is_connect={}: {err}", err.is_connect());
+    match client.get(format!("http://127.0.0.1:{port}/")).send().await {
+        Err(err) if err.is_connect() => println!("  is_connect=true: {err}"),
+        other => return Err(format!("a closed port gave {other:?}").into()),
     }
-    if let Err(err) = client.get("/no/scheme").send().await {
-        println!("  is_invalid_request={}: {err}", err.is_invalid_request());
+    match client.get("/no/scheme").send().await {
+        Err(err) if err.is_invalid_request() => println!("  is_invalid_request=true: {err}"),
+        other => return Err(format!("a URI without a scheme gave {other:?}").into()),
     }
 
     println!("\n== 8. Or stack the layers yourself");
@@ -170,15 +199,26 @@ async fn main() -> Result<(), BoxError> {
     let request = Request::get(server.url("/login")).body(Body::empty())?;
     let response = stack.oneshot(request).await?;
     let body = read_body(response.into_body()).await?;
-    print!(
-        "  FollowRedirect over the bare Connector: {}",
-        String::from_utf8_lossy(&body)
-    );
+    let body = String::from_utf8_lossy(&body);
+    print!("  FollowRedirect over the bare Connector: {body}");
+    check(
+        body.contains("(none)"),
+        "no cookie without the cookie layer",
+    )?;
 
     server.assert_no_panics();
     closing.assert_no_panics();
     println!("\nThe tour is over.");
     Ok(())
+}
+
+/// Stops the tour with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("the tour expected {what}, and it did not happen").into())
+    }
 }
 
 /// How many bytes the server sends for `path` when gzip is not decoded.

@@ -551,6 +551,33 @@ fn thousands_of_cookies() {
     let last = header(&jar, "http://site119.example/").expect("kept");
     assert_eq!(last.split("; ").count(), 40);
 
+    // Over the total, the least recently *used* cookie goes, whatever its site: site0's
+    // cookies were sent just before the jar overflowed, so site1's go first.
+    let jar = Jar::new();
+    for site in 0..75 {
+        let u = uri(&format!("http://site{site}.example/"));
+        for i in 0..40 {
+            jar.set_cookie(&u, format!("c{i}={site}")).expect("stored");
+        }
+    }
+    assert_eq!(jar.len(), DEFAULT_MAX_COOKIES);
+    assert_eq!(
+        header(&jar, "http://site0.example/").map(|h| h.split("; ").count()),
+        Some(40)
+    );
+    set(&jar, "http://site75.example/", "new=1");
+    assert_eq!(jar.len(), DEFAULT_MAX_COOKIES);
+    assert!(
+        jar.get("site0.example", "/", "c0").is_some(),
+        "recently sent"
+    );
+    assert!(
+        jar.get("site1.example", "/", "c0").is_none(),
+        "least recently used"
+    );
+    assert!(jar.get("site1.example", "/", "c1").is_some());
+    assert!(jar.get("site75.example", "/", "new").is_some());
+
     // One response with 5000 Set-Cookie headers for one site: 50 kept, no panic.
     let jar = Jar::new();
     let values: Vec<HeaderValue> = (0..5000)

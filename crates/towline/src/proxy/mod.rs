@@ -7,6 +7,12 @@
 //! caller set on a request. It replaces Twisted's `ProxyAgent`, which sends `https://`
 //! requests to the proxy in the clear; here they always tunnel.
 //!
+//! Put it *below* [`FollowRedirectLayer`](crate::redirect::FollowRedirectLayer) (closer
+//! to the connector), as the `Client` does, so that every hop gets its own route: the
+//! redirect layer copies a request's extensions to the next hop, so a `Route` chosen
+//! above it would follow a redirect to another host and skip that host's `NO_PROXY`
+//! check.
+//!
 //! | proxy URI | `http://` requests | `https://` requests |
 //! | --- | --- | --- |
 //! | `http://proxy:3128` | absolute-form to the proxy | `CONNECT`, then TLS with the origin inside the tunnel |

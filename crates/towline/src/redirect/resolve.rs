@@ -178,7 +178,14 @@ fn port_is_valid(uri: &Uri) -> bool {
     }
 }
 
+/// Appends the host and port of a `Location`'s authority. Userinfo a server put there
+/// (`http://user:pw@host/`) is dropped: towline never sends URI userinfo, and a password
+/// chosen by a server has no place in `EffectiveUri` or the redirect history.
 fn push_authority(out: &mut String, authority: &[u8]) -> Result<(), ResolveError> {
+    let authority = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
     let allowed = |b: &u8| {
         b.is_ascii_alphanumeric()
             || matches!(
@@ -436,7 +443,7 @@ mod tests {
             (
                 "http://h.test/a",
                 "http://user:pw@o.test/",
-                "http://user:pw@o.test/",
+                "http://o.test/",
             ),
             ("http://h.test/a", "http://o.test:/x", "http://o.test:/x"),
             (
@@ -501,6 +508,15 @@ mod tests {
         assert_eq!(join(base, None, "data:text/plain,hi"), "scheme data");
         // Not a scheme name, so a relative path.
         assert_eq!(join(base, None, "1a:b"), "https://h.test/1a:b");
+    }
+
+    #[test]
+    fn userinfo_in_a_location_is_dropped() {
+        let base = "http://h.test/a";
+        assert_eq!(join(base, None, "http://u:pw@o.test/x"), "http://o.test/x");
+        assert_eq!(join(base, None, "//u@o.test:81/x"), "http://o.test:81/x");
+        assert_eq!(join(base, None, "https://a@b@o.test/"), "https://o.test/");
+        assert_eq!(join(base, None, "http://u:pw@/x"), "unusable");
     }
 
     #[test]
