@@ -136,3 +136,14 @@ pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response};
 pub use error::{BoxError, Error, Kind, Result};
+
+/// The Rust blocks of the repository's README, compiled and run as doc tests.
+#[cfg(all(
+    doctest,
+    feature = "client",
+    feature = "decompress",
+    feature = "redirect",
+    feature = "retry"
+))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
