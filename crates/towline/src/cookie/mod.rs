@@ -12,6 +12,12 @@
 //! hop, and a hop to another origin (where the redirect layer removed the caller's own
 //! `Cookie` header) gets that origin's cookies from the jar.
 //!
+//! A `Cookie` header the caller sets therefore takes the jar's place on every hop that
+//! keeps it: on a same-origin redirect the jar adds nothing, not even a cookie the
+//! previous hop just set (it is stored, and sent once the caller's header is gone).
+//! To send the jar's cookies as well, put yours in the jar
+//! ([`Jar::set_cookie`]) instead of in a header.
+//!
 //! # Example
 //!
 //! ```
