@@ -4,22 +4,25 @@
 //!
 //! Run with `cargo run -p towline-examples --example endpoint`.
 
-use std::convert::Infallible;
+#[cfg(not(unix))]
+fn main() {
+    println!("this example serves HTTP on a Unix domain socket, so it runs on Unix only");
+}
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tower::ServiceExt;
-use towline::body::{Body, read_body};
-use towline::connect::{ConnectionInfo, Connector, UnixDialer};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
+#[cfg(unix)]
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use std::convert::Infallible;
+    use tower::ServiceExt;
+    use towline::body::{Body, read_body};
+    use towline::connect::{ConnectionInfo, Connector, UnixDialer};
+
     // A small HTTP server on a socket file, standing in for a daemon's API.
     let dir = std::env::temp_dir().join(format!("towline-endpoint-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -35,8 +35,8 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
         .retry_stale(!args.no_retry_stale)
         .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
         .timeout(args.max_time)
-        .gzip(args.compressed)
-        .deflate(args.compressed)
+        // Without --compressed, no Accept-Encoding is sent and no body is decoded.
+        .decompression(args.compressed)
         // The body streams to its output, so a large decoded body costs no memory;
         // curl sets no limit either.
         .decoded_limit(None::<u64>)

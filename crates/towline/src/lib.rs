@@ -62,7 +62,7 @@
 //! [tower]: https://docs.rs/tower
 
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Writes `get_ref`, `get_mut` and `into_inner` for a middleware service whose inner
 /// service is its field `inner` of type `S`.

@@ -19,7 +19,12 @@ use crate::error::{Error, Kind, TimedOut};
 /// Streams as it is polled; dropping it closes the exchange. It fails with an error
 /// whose [`is_timeout()`](Error::is_timeout) is true when the request's deadline
 /// passes, or when no data arrives for the client's
-/// [`read_timeout`](super::ClientBuilder::read_timeout).
+/// [`read_timeout`](super::ClientBuilder::read_timeout). The deadline is checked on
+/// every poll, so it fires even while data keeps arriving.
+///
+/// Its `Default` is the [empty](Self::empty) body, which lets layers written for
+/// servers, like tower-http's `TimeoutLayer`, make a response of their own over a
+/// [`Client`](super::Client).
 pub struct ResponseBody {
     inner: InnerBody,
     /// The response's URI, for the errors of its body.
@@ -70,7 +75,23 @@ impl ResponseBody {
     }
 }
 
+/// The empty body, as tower-http's `TimeoutLayer` needs to make its own response.
+impl Default for ResponseBody {
+    fn default() -> ResponseBody {
+        ResponseBody::empty()
+    }
+}
+
 impl ResponseBody {
+    /// Ends the body with a timeout error for `what`, naming the response's URI.
+    fn timed_out(&mut self, what: &'static str) -> Error {
+        self.done = true;
+        self.named(Error::new(
+            Kind::Timeout,
+            Some(Box::new(TimedOut::new(what))),
+        ))
+    }
+
     /// `err` naming the response's URI, unless it names one already.
     fn named(&self, err: Error) -> Error {
         match (&self.uri, err.uri()) {
@@ -92,10 +113,19 @@ impl Body for ResponseBody {
         if this.done {
             return Poll::Ready(None);
         }
+        // The deadline is checked on every poll, not only when the body waits: a body
+        // that always has data ready would otherwise never see it pass. Reading the
+        // clock is all it costs; the sleep itself is polled below, when waiting.
+        let now = (this.deadline.is_some() || this.idle.is_some()).then(Instant::now);
+        if let (Some(now), Some(deadline)) = (now, &this.deadline) {
+            if now >= deadline.deadline() {
+                return Poll::Ready(Some(Err(this.timed_out("the request"))));
+            }
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some((after, sleep)) = &mut this.idle {
-                    sleep.as_mut().reset(Instant::now() + *after);
+                if let (Some(now), Some((after, sleep))) = (now, &mut this.idle) {
+                    sleep.as_mut().reset(now + *after);
                 }
                 return Poll::Ready(Some(Ok(frame)));
             }
@@ -125,13 +155,7 @@ impl Body for ResponseBody {
             None
         };
         match expired {
-            Some(what) => {
-                this.done = true;
-                Poll::Ready(Some(Err(this.named(Error::new(
-                    Kind::Timeout,
-                    Some(Box::new(TimedOut::new(what))),
-                )))))
-            }
+            Some(what) => Poll::Ready(Some(Err(this.timed_out(what)))),
             None => Poll::Pending,
         }
     }

@@ -61,9 +61,7 @@ pub struct ClientBuilder {
     max_redirects: usize,
     https_downgrade: bool,
     sensitive_headers: Vec<HeaderName>,
-    gzip: bool,
-    deflate: bool,
-    decoded_limit: Option<u64>,
+    decompress: Codecs,
     #[cfg(feature = "tls")]
     tls: Option<Result<crate::tls::TlsConfig, Error>>,
     #[cfg(feature = "cookies")]
@@ -83,6 +81,7 @@ impl fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("redirect", &self.redirect)
             .field("max_redirects", &self.max_redirects)
+            .field("decompress", &self.decompress)
             .finish_non_exhaustive()
     }
 }
@@ -111,9 +110,7 @@ impl ClientBuilder {
             max_redirects: 20,
             https_downgrade: true,
             sensitive_headers: Vec::new(),
-            gzip: true,
-            deflate: true,
-            decoded_limit: Some(256 * 1024 * 1024),
+            decompress: Codecs::default(),
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "cookies")]
@@ -315,19 +312,51 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether gzip bodies are decoded (and `gzip` offered in `Accept-Encoding`).
+    /// Whether the decompression layer is in the stack at all. Off, no
+    /// `Accept-Encoding` is offered and every body is handed back as the server sent
+    /// it, whatever [`gzip`](Self::gzip), [`deflate`](Self::deflate), `br` and `zstd`
+    /// say. On, each of those switches decides for its own coding only.
     ///
     /// Default is `true`.
-    pub fn gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
+    pub fn decompression(mut self, on: bool) -> Self {
+        self.decompress.on = on;
         self
     }
 
-    /// Whether deflate bodies are decoded (and `deflate` offered).
+    /// Whether gzip bodies are decoded (and `gzip` offered in `Accept-Encoding`).
+    /// Affects gzip only.
+    ///
+    /// Default is `true`.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.decompress.gzip = on;
+        self
+    }
+
+    /// Whether deflate bodies are decoded (and `deflate` offered). Affects deflate
+    /// only.
     ///
     /// Default is `true`.
     pub fn deflate(mut self, on: bool) -> Self {
-        self.deflate = on;
+        self.decompress.deflate = on;
+        self
+    }
+
+    /// Whether brotli (`br`) bodies are decoded (and `br` offered). Affects brotli
+    /// only.
+    ///
+    /// Default is `true`.
+    #[cfg(feature = "br")]
+    pub fn br(mut self, on: bool) -> Self {
+        self.decompress.br = on;
+        self
+    }
+
+    /// Whether zstd bodies are decoded (and `zstd` offered). Affects zstd only.
+    ///
+    /// Default is `true`.
+    #[cfg(feature = "zstd")]
+    pub fn zstd(mut self, on: bool) -> Self {
+        self.decompress.zstd = on;
         self
     }
 
@@ -336,7 +365,7 @@ impl ClientBuilder {
     ///
     /// Default is 256 MiB.
     pub fn decoded_limit(mut self, limit: impl Into<Option<u64>>) -> Self {
-        self.decoded_limit = limit.into();
+        self.decompress.limit = limit.into();
         self
     }
 
@@ -415,7 +444,7 @@ impl ClientBuilder {
                 self.sensitive_headers,
             ),
             #[cfg(feature = "decompress")]
-            decompress: decompress_layer(self.gzip, self.deflate, self.decoded_limit),
+            decompress: self.decompress.layer(),
         };
         #[cfg(not(feature = "redirect"))]
         let _ = (
@@ -425,7 +454,7 @@ impl ClientBuilder {
             self.sensitive_headers,
         );
         #[cfg(not(feature = "decompress"))]
-        let _ = (self.gzip, self.deflate, self.decoded_limit);
+        let _ = self.decompress;
         let stack = stack::build(connector.clone(), layers);
         Ok(Client {
             stack,
@@ -463,24 +492,68 @@ fn redirect_layer(
     )
 }
 
-#[cfg(feature = "decompress")]
-fn decompress_layer(
+/// The builder's decompression switches: the whole layer, then one per coding.
+#[derive(Clone, Debug)]
+#[cfg_attr(
+    not(all(feature = "decompress", feature = "gzip", feature = "deflate")),
+    allow(
+        dead_code,
+        reason = "a switch whose coding is not compiled in is never read"
+    )
+)]
+struct Codecs {
+    on: bool,
     gzip: bool,
     deflate: bool,
+    #[cfg(feature = "br")]
+    br: bool,
+    #[cfg(feature = "zstd")]
+    zstd: bool,
     limit: Option<u64>,
-) -> Option<crate::decompress::DecompressionLayer> {
-    if !gzip && !deflate {
-        return None;
+}
+
+impl Default for Codecs {
+    fn default() -> Codecs {
+        Codecs {
+            on: true,
+            gzip: true,
+            deflate: true,
+            #[cfg(feature = "br")]
+            br: true,
+            #[cfg(feature = "zstd")]
+            zstd: true,
+            limit: Some(256 * 1024 * 1024),
+        }
     }
-    #[allow(unused_mut)]
-    let mut layer = crate::decompress::DecompressionLayer::new().limit(limit);
-    #[cfg(feature = "gzip")]
-    {
-        layer = layer.gzip(gzip);
+}
+
+impl Codecs {
+    /// The layer these switches describe, or `None` when decompression is off. Each
+    /// coding's switch goes to the layer as it is: turning gzip and deflate off leaves
+    /// br and zstd on.
+    #[cfg(feature = "decompress")]
+    fn layer(&self) -> Option<crate::decompress::DecompressionLayer> {
+        if !self.on {
+            return None;
+        }
+        #[allow(unused_mut)]
+        let mut layer = crate::decompress::DecompressionLayer::new().limit(self.limit);
+        #[cfg(feature = "gzip")]
+        {
+            layer = layer.gzip(self.gzip);
+        }
+        #[cfg(feature = "deflate")]
+        {
+            layer = layer.deflate(self.deflate);
+        }
+        #[cfg(feature = "br")]
+        {
+            layer = layer.br(self.br);
+        }
+        #[cfg(feature = "zstd")]
+        {
+            layer = layer.zstd(self.zstd);
+        }
+        Some(layer)
     }
-    #[cfg(feature = "deflate")]
-    {
-        layer = layer.deflate(deflate);
-    }
-    Some(layer)
 }

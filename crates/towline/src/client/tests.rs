@@ -17,6 +17,16 @@ fn client_is_send_sync_clone_and_a_service() {
 }
 
 #[tokio::test]
+async fn the_default_response_body_is_empty_and_ended() {
+    // tower-http's TimeoutLayer (among others) needs `ResBody: Default` to answer on
+    // its own.
+    let body = ResponseBody::default();
+    assert!(http_body::Body::is_end_stream(&body));
+    let bytes = crate::body::read_body(body).await.expect("empty body");
+    assert!(bytes.is_empty());
+}
+
+#[tokio::test]
 async fn sends_defaults_and_reads_text() {
     let server = TestServer::start(|req| {
         Reply::text(req.header("user-agent").unwrap_or("none").to_owned())
