@@ -79,6 +79,37 @@ async fn a_valid_chain_connects_by_name_and_by_ip() {
     assert_eq!(server.connections_accepted(), 2);
 }
 
+#[tokio::test]
+async fn sni_names_the_host_and_is_absent_for_an_ip_address() {
+    let ca = TestCa::new();
+    let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
+    let (config, sni) = leaf.server_config_recording_sni(&[b"http/1.1"]);
+    let server = TestServer::builder()
+        .handler(|req| Reply::text(format!("hello {}", req.path())))
+        .tls_config(config)
+        .start()
+        .await
+        .expect("server");
+    let connector = Connector::builder().tls(trusting(&ca)).build();
+
+    let (_, body) = fetch(&connector, &server.url_for_host("localhost", "/name"))
+        .await
+        .expect("by name");
+    assert_eq!(body, "hello /name");
+    assert_eq!(sni.names(), [Some("localhost".to_owned())]);
+
+    let (info, body) = fetch(&connector, &server.url("/ip"))
+        .await
+        .expect("by IP SAN");
+    assert_eq!(body, "hello /ip");
+    assert!(!info.reused, "a second handshake");
+    assert_eq!(
+        sni.names(),
+        [Some("localhost".to_owned()), None],
+        "an IP address is never sent as SNI (RFC 6066 §3)"
+    );
+}
+
 async fn refused(connector: &Connector, url: &str) -> towline::Error {
     let err = fetch(connector, url).await.expect_err("must be refused");
     assert!(err.is_tls(), "{err}");
@@ -178,8 +209,9 @@ async fn mutual_tls_works_with_a_client_certificate_and_fails_without() {
 async fn the_policy_chooses_per_host_and_configs_never_share_connections() {
     let ca = TestCa::new();
     let server = https_server(&ca.leaf(&["localhost", "127.0.0.1"])).await;
+    // Told apart by what they trust: only `a` accepts this server's certificate.
     let a = trusting(&ca).client_config().clone();
-    let b = trusting(&ca).client_config().clone();
+    let b = trusting(&TestCa::new()).client_config().clone();
     let asked: Arc<std::sync::Mutex<Vec<(String, u16)>>> = Arc::default();
     let policy = {
         let (a, b, asked) = (a.clone(), b.clone(), asked.clone());
@@ -195,10 +227,15 @@ async fn the_policy_chooses_per_host_and_configs_never_share_connections() {
         }
     };
     let connector = Connector::builder().tls(policy).build();
-    fetch(&connector, &server.url_for_host("localhost", "/"))
+    let (_, body) = fetch(&connector, &server.url_for_host("localhost", "/a"))
         .await
-        .expect("a");
-    fetch(&connector, &server.url("/")).await.expect("b");
+        .expect("localhost gets `a`, which trusts the server's CA");
+    assert_eq!(body, "hello /a");
+    let err = refused(&connector, &server.url("/b")).await;
+    assert!(
+        err.to_string().contains("unknown authority"),
+        "127.0.0.1 gets `b`, which trusts another CA: {err}"
+    );
     let port = server.addr().port();
     let asked = asked.lock().expect("lock").clone();
     assert_eq!(
@@ -208,20 +245,40 @@ async fn the_policy_chooses_per_host_and_configs_never_share_connections() {
             ("127.0.0.1".to_owned(), port)
         ]
     );
+    assert_eq!(server.requests().len(), 1, "only `a`'s request got through");
 
-    // One host, two configurations, alternating: one connection per configuration.
-    let server = https_server(&ca.leaf(&["127.0.0.1"])).await;
+    // One host, two configurations that differ in ALPN, alternating: each request
+    // goes out on a connection made under its own configuration (h2 for `h2`,
+    // HTTP/1.1 for `h1`), one connection per configuration.
+    let server = TestServer::builder()
+        .handler(|req| Reply::text(format!("hello {}", req.path())))
+        .tls_h2(&ca.leaf(&["127.0.0.1"]))
+        .start()
+        .await
+        .expect("server");
+    let h2 = trusting(&ca).client_config().clone();
+    let mut only_h1 = (*h2).clone();
+    only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let h1 = Arc::new(only_h1);
     let turn = Arc::new(AtomicUsize::new(0));
     let alternate = move |_: &str, _: u16| {
         if turn.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
-            a.clone()
+            h2.clone()
         } else {
-            b.clone()
+            h1.clone()
         }
     };
     let connector = Connector::builder().tls(alternate).build();
-    for _ in 0..6 {
-        fetch(&connector, &server.url("/")).await.expect("ok");
+    for i in 0..6 {
+        let (info, _) = fetch(&connector, &server.url("/")).await.expect("ok");
+        let (version, alpn): (_, &[u8]) = if i % 2 == 0 {
+            (Version::HTTP_2, b"h2")
+        } else {
+            (Version::HTTP_11, b"http/1.1")
+        };
+        assert_eq!(info.version, version, "request {i}");
+        assert_eq!(info.alpn_protocol.as_deref(), Some(alpn), "request {i}");
+        assert_eq!(info.reused, i >= 2, "request {i}");
     }
     assert_eq!(server.connections_accepted(), 2);
     assert_eq!(connector.pool_stats().reused, 4);

@@ -15,8 +15,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
@@ -24,7 +24,10 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, WebPkiClientVerifier,
+};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 
 /// Common name of every [`TestCa`].
@@ -323,11 +326,19 @@ impl Leaf {
         builder: rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>,
         alpn: &[&[u8]],
     ) -> Arc<ServerConfig> {
+        Arc::new(self.unshared(builder, alpn))
+    }
+
+    fn unshared(
+        &self,
+        builder: rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>,
+        alpn: &[&[u8]],
+    ) -> ServerConfig {
         let mut config = builder
             .with_single_cert(self.chain_der(), self.private_key())
             .expect("towline-test: the certificate does not match its key");
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        Arc::new(config)
+        config
     }
 
     fn builder() -> rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier> {
@@ -346,6 +357,41 @@ impl Leaf {
     /// Panics if rustls rejects the certificate or key.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
         self.finish(Self::builder().with_no_client_auth(), alpn)
+    }
+
+    /// Like [`server_config`](Self::server_config), and records the SNI server
+    /// name of every handshake in the returned [`SniLog`].
+    ///
+    /// Session resumption is off in this configuration, so that every connection
+    /// makes a full handshake and is recorded.
+    ///
+    /// ```
+    /// use towline_test::tls::TestCa;
+    /// use towline_test::TestServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let leaf = TestCa::new().leaf(&["localhost", "127.0.0.1"]);
+    /// let (config, sni) = leaf.server_config_recording_sni(&[b"http/1.1"]);
+    /// let server = TestServer::builder().tls_config(config).start().await.unwrap();
+    /// // ... a client connects to `server.url_for_host("localhost", "/")` ...
+    /// assert!(sni.names().is_empty(), "no handshake yet");
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Panics if rustls rejects the certificate or key.
+    pub fn server_config_recording_sni(&self, alpn: &[&[u8]]) -> (Arc<ServerConfig>, SniLog) {
+        let mut config = self.unshared(Self::builder().with_no_client_auth(), alpn);
+        let log = SniLog::default();
+        config.cert_resolver = Arc::new(RecordSni {
+            inner: Arc::clone(&config.cert_resolver),
+            log: log.clone(),
+        });
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+        (Arc::new(config), log)
     }
 
     /// Like [`server_config`](Self::server_config), but the server requires a
@@ -368,5 +414,49 @@ impl Leaf {
         .build()
         .expect("towline-test: failed to build the client certificate verifier");
         self.finish(Self::builder().with_client_cert_verifier(verifier), alpn)
+    }
+}
+
+/// The SNI server names a server configuration made by
+/// [`Leaf::server_config_recording_sni`] received, one entry per TLS handshake,
+/// in order: `Some(name)` for a client that sent the SNI extension, `None` for
+/// one that sent none (as clients do when they connect to an IP address).
+///
+/// Clones share the same log.
+#[derive(Clone, Debug, Default)]
+pub struct SniLog {
+    names: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl SniLog {
+    /// The server names received so far, one per handshake.
+    pub fn names(&self) -> Vec<Option<String>> {
+        self.names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn push(&self, name: Option<String>) {
+        self.names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(name);
+    }
+}
+
+/// Records the SNI of each ClientHello, then lets the configured resolver choose
+/// the certificate. rustls asks the resolver once per full handshake; the name it
+/// sees is the one `ServerConnection::server_name()` reports.
+#[derive(Debug)]
+struct RecordSni {
+    inner: Arc<dyn ResolvesServerCert>,
+    log: SniLog,
+}
+
+impl ResolvesServerCert for RecordSni {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.log.push(client_hello.server_name().map(str::to_owned));
+        self.inner.resolve(client_hello)
     }
 }

@@ -512,7 +512,8 @@ impl fmt::Display for LengthLimitExceeded {
 impl StdError for LengthLimitExceeded {}
 
 /// A request failed on a connection taken from the pool, which the server had closed
-/// or was closing while it sat idle.
+/// or was closing while it sat idle; or an HTTP/2 server rejected it unprocessed
+/// (`REFUSED_STREAM`, or a `GOAWAY` below its stream), on a new connection as well.
 ///
 /// Such a failure is what `towline::retry::RetryStaleLayer` acts on. It records whether
 /// any byte of the request reached the socket and whether any byte of a response came
@@ -614,11 +615,17 @@ impl fmt::Debug for StaleConnection {
 
 impl fmt::Display for StaleConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a reused connection was closed by the server")?;
         f.write_str(match (self.written, self.response_started) {
-            (false, _) => " before the request was sent",
-            (true, false) => " after the request was sent, before any response",
-            (true, true) => " in the middle of the response head",
+            (false, _) => {
+                "the server closed the connection or refused the request before processing it"
+            }
+            (true, false) => {
+                "a reused connection was closed by the server after the request was sent, \
+                 before any response"
+            }
+            (true, true) => {
+                "a reused connection was closed by the server in the middle of the response head"
+            }
         })
     }
 }

@@ -18,8 +18,10 @@
 //! opened wait to learn whether they can share it rather than each opening their own.
 //! `Builder::http2_prior_knowledge` (feature `http2`) speaks HTTP/2 over plain TCP (h2c). A stream the
 //! server refuses unprocessed (`REFUSED_STREAM`, or above a `GOAWAY`'s last stream) fails
-//! with a [`StaleConnection`] error, so the retry layer
-//! sends it again.
+//! with a [`StaleConnection`] error whose `request_written()` is `false`, on a fresh
+//! connection as well as a reused one, so the retry layer sends it again, whatever its
+//! method. A `GOAWAY` that h2 sends itself after the server broke the protocol is not
+//! such a refusal: the server may have processed the request.
 //!
 //! # Pool
 //!
@@ -1203,9 +1205,7 @@ fn classify<B: Send + 'static>(
         }
         #[cfg(feature = "http2")]
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            // A stream refused, or above a GOAWAY's last stream id, was not processed
-            // by the server (RFC 9113 §8.7), so sending it again is safe.
-            refused = h2.reason() == Some(h2::Reason::REFUSED_STREAM) || h2.is_go_away();
+            refused |= rejected_unprocessed(h2);
         }
         source = e.source();
     }
@@ -1226,8 +1226,10 @@ fn classify<B: Send + 'static>(
     if err.is_parse() || err.is_parse_status() {
         return Error::new(Kind::Response, Some(Box::new(err)));
     }
-    // An HTTP/2 connection that went away (GOAWAY) before the request was written
-    // hands it back: unprocessed by definition, whether the connection was new or not.
+    // HTTP/2: a request hyper handed back was never written, and one the server
+    // rejected (REFUSED_STREAM, or above its GOAWAY's last stream id) was not
+    // processed. Either is safe to send again, whatever its method, and whether the
+    // connection was new or reused: the server provably did nothing with it.
     #[cfg(feature = "http2")]
     if refused || (h2 && unsent.is_some()) {
         let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
@@ -1245,6 +1247,20 @@ fn classify<B: Send + 'static>(
         return Error::new(Kind::Request, Some(Box::new(stale)));
     }
     Error::new(Kind::Request, Some(Box::new(err)))
+}
+
+/// Whether `h2` says the server rejected the stream without processing it, so that
+/// sending the request again is safe whatever its method (RFC 9113 §8.7): the server
+/// reset it with `REFUSED_STREAM`, or its id is above the last stream id of a GOAWAY
+/// the server sent.
+///
+/// Only an error the *peer* raised counts. When h2 itself detects a protocol error
+/// (a malformed frame, a flow-control or header-compression violation), it sends its
+/// own GOAWAY and fails every open stream with a library-initiated GOAWAY error, but
+/// the server may have processed any of those streams already.
+#[cfg(feature = "http2")]
+fn rejected_unprocessed(h2: &h2::Error) -> bool {
+    h2.is_remote() && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
 }
 
 /// How the response body is delimited, by the rules hyper applies (RFC 9112 §6.3).
@@ -1556,5 +1572,18 @@ mod tests {
             framing(false, http::StatusCode::OK, http::Version::HTTP_11, &h),
             Framing::Chunked
         );
+    }
+
+    #[cfg(feature = "http2")]
+    #[test]
+    fn only_a_peers_rejection_marks_an_h2_stream_unprocessed() {
+        // h2 makes remote-initiated errors only from frames it reads (see tests/h2.rs
+        // for REFUSED_STREAM and GOAWAY from a server); an error raised on this side
+        // carries the same reason but must not count.
+        let local: h2::Error = h2::Reason::REFUSED_STREAM.into();
+        assert!(!local.is_remote());
+        assert!(!rejected_unprocessed(&local));
+        let local: h2::Error = h2::Reason::NO_ERROR.into();
+        assert!(!rejected_unprocessed(&local));
     }
 }

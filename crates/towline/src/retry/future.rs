@@ -129,36 +129,44 @@ fn retry_request<E: StaleError, B: Send + 'static>(
         );
         return Some(unsent);
     }
-    // The backup exists only for idempotent methods with a replayable body.
-    if !stale.request_written() || !stale.response_started() {
-        let retry = backup.take();
-        #[cfg(feature = "tracing")]
-        match &retry {
-            Some(request) => debug!(
-                target: "towline::retry",
-                method = %request.method(),
-                uri = %crate::error::Redacted(request.uri()),
-                reason = if stale.request_written() {
-                    "sent, but no byte of a response arrived"
-                } else {
-                    "unsent: the request was not written"
-                },
-                "retrying on a new connection: the pooled connection was stale"
-            ),
-            None => debug!(
-                target: "towline::retry",
-                reason = "the method is not idempotent or the body cannot be sent again",
-                "not retried: the pooled connection was stale"
-            ),
-        }
-        return retry;
+    // The backup exists for every request whose body is replayable.
+    let retry = if !stale.request_written() {
+        // Not written, or rejected by the server unprocessed: any method.
+        backup.take()
+    } else if stale.response_started() {
+        None
+    } else {
+        // Sent, and no byte of a response: only a method that may run twice.
+        backup
+            .take()
+            .filter(|request| super::is_idempotent(request.method()))
+    };
+    #[cfg(feature = "tracing")]
+    match &retry {
+        Some(request) => debug!(
+            target: "towline::retry",
+            method = %request.method(),
+            uri = %crate::error::Redacted(request.uri()),
+            reason = if stale.request_written() {
+                "sent, but no byte of a response arrived"
+            } else {
+                "unsent: the request was not written or not processed"
+            },
+            "retrying on a new connection: the pooled connection was stale"
+        ),
+        None => debug!(
+            target: "towline::retry",
+            reason = if stale.response_started() {
+                "a response had started"
+            } else if stale.request_written() {
+                "the method is not idempotent or the body cannot be sent again"
+            } else {
+                "the body cannot be sent again"
+            },
+            "not retried: the pooled connection was stale"
+        ),
     }
-    debug!(
-        target: "towline::retry",
-        reason = "a response had started",
-        "not retried: the pooled connection was stale"
-    );
-    None
+    retry
 }
 
 impl<S, B> fmt::Debug for ResponseFuture<S, B>

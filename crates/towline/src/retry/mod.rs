@@ -5,20 +5,37 @@
 //! retries it once when that is safe (`retryAutomatically`). [`RetryStaleLayer`] does
 //! the same as a layer, so it can be left out or put on another service.
 //!
-//! A request is sent again **once**, and only when it failed on a **reused** connection
-//! (the error holds a [`StaleConnection`]) and either
+//! A request is sent again **once**, and only when its error holds a
+//! [`StaleConnection`] and either
 //!
-//! - the inner service handed the request back unsent — any method qualifies, since
-//!   the server saw nothing; or
-//! - it was sent but no byte of a response arrived, its method is idempotent (GET,
-//!   HEAD, OPTIONS, TRACE, PUT, DELETE) and its body can be sent again
-//!   ([`ReplayBody`]).
+//! - the request is known to be unsent: the inner service handed it back
+//!   ([`take_unsent_request`](StaleConnection::take_unsent_request)), or it says no
+//!   byte of it was written, or the server rejected it unprocessed
+//!   ([`request_written`](StaleConnection::request_written) is `false`). Any method
+//!   qualifies, since the server did nothing with it; a request that was not handed
+//!   back is sent again from a copy, so its body must be replayable ([`ReplayBody`]);
+//! - or it was sent but no byte of a response arrived, its method is idempotent (GET,
+//!   HEAD, OPTIONS, TRACE, PUT, DELETE) and its body can be sent again.
+//!
+//! The connector reports a [`StaleConnection`] in two cases:
+//!
+//! - a request failed on a **reused** connection, which the server had closed or was
+//!   closing while it sat idle. A request that fails on a fresh connection, HTTP/1.1
+//!   or HTTP/2, for any other reason is never retried;
+//! - on **HTTP/2, fresh or reused**, the server rejected the request before
+//!   processing it: it reset the stream with `REFUSED_STREAM`, or sent a GOAWAY whose
+//!   last stream id is below the request's stream (RFC 9113 §8.7), or the connection
+//!   went away before hyper wrote the request and hyper handed it back. These count
+//!   as unsent even on a brand-new connection, because the server provably did not
+//!   process the request, so sending it once more cannot duplicate its effect. Only a
+//!   rejection the server sent counts: a GOAWAY that h2 raises itself after a
+//!   protocol error may follow a request the server already processed, and is not
+//!   retried.
 //!
 //! The retry carries the [`FreshConnection`](crate::connect::FreshConnection)
-//! extension, so the connector sends it on a new connection, as Twisted does. A failure
-//! on a fresh connection is never retried, a retried request is never retried again,
-//! and dropping the response future ends everything. Other errors pass through
-//! unchanged.
+//! extension, so the connector sends it on a new connection, as Twisted does. A
+//! retried request is never retried again, and dropping the response future ends
+//! everything. Other errors pass through unchanged.
 //!
 //! # Example
 //!
@@ -119,11 +136,11 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-/// A copy of `req` to send again, when its method and body allow it.
+/// A copy of `req` to send again, when its body can be sent again.
+///
+/// Any method gets one: a copy of a non-idempotent request is only used when the
+/// error says the request was not written or not processed (see `future.rs`).
 pub(crate) fn backup<B: ReplayBody>(req: &http::Request<B>) -> Option<http::Request<B>> {
-    if !is_idempotent(req.method()) {
-        return None;
-    }
     let body = req.body().try_replay()?;
     let mut copy = http::Request::new(body);
     *copy.method_mut() = req.method().clone();
