@@ -3,7 +3,10 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -11,12 +14,25 @@ use bytes::Bytes;
 use http::Request;
 use http_body::Frame;
 use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tower::{Service, ServiceExt};
 use towline::body::{Body, read_body};
-use towline::connect::{ConnectionInfo, Connector, EffectiveUri, Framing};
+use towline::connect::{ConnectionInfo, Connector, Destination, EffectiveUri, Framing};
 use towline_test::{Fault, Reply, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// Waits, polling every few milliseconds for at most [`WAIT`], until `done`.
+async fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..WAIT.as_millis() / 2 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    done()
+}
 
 fn get(url: &str) -> Request<Body> {
     Request::get(url)
@@ -597,4 +613,423 @@ async fn connector_is_a_plain_tower_service() {
         .expect("req");
     let response = connector.call(req).await.expect("ok");
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn an_idle_connection_the_server_closed_is_not_reused() {
+    let server = TestServer::builder()
+        .handler(|_| Reply::text("x"))
+        .idle_close(Duration::from_millis(200))
+        .start()
+        .await
+        .expect("server");
+    let connector = Connector::new();
+    let (parts, _) = fetch(&connector, &server.url("/1")).await;
+    let first = info(&parts);
+    assert_eq!(connector.pool_stats().idle, 1);
+    assert!(
+        server.wait_for_closed(1, WAIT).await,
+        "the server closed the idle connection"
+    );
+    assert_eq!(server.connections_closed_by_client(), 0, "the server did");
+    assert!(
+        wait_for(|| connector.pool_stats().closed == 1).await,
+        "the client saw the close: {:?}",
+        connector.pool_stats()
+    );
+    // No stale-connection error: the closed connection is found out before reuse.
+    let (parts, body) = fetch(&connector, &server.url("/2")).await;
+    assert_eq!(body, "x");
+    let second = info(&parts);
+    assert!(!second.reused, "a fresh connection");
+    assert_ne!(second.local_addr, first.local_addr);
+    let stats = connector.pool_stats();
+    assert_eq!(stats.opened, 2);
+    assert_eq!(
+        stats.reused, 0,
+        "the dead connection carried nothing: {stats:?}"
+    );
+    assert!(stats.closed >= 1, "{stats:?}");
+    assert_eq!(server.connections_accepted(), 2);
+    assert_eq!(server.requests()[1].connection, 1);
+}
+
+/// The response head of a GET, its body not read yet.
+async fn head_only(
+    connector: &Connector,
+    url: &str,
+) -> (ConnectionInfo, towline::connect::ResponseBody) {
+    let response = connector.clone().oneshot(get(url)).await.expect("response");
+    let (parts, body) = response.into_parts();
+    (info(&parts), body)
+}
+
+/// The local port of the client's socket the server saw a request on.
+fn client_port(server: &TestServer, request: usize) -> u16 {
+    let connection = server.requests()[request].connection;
+    server.peer_addr(connection).expect("peer").port()
+}
+
+#[tokio::test]
+async fn idle_connections_are_reused_most_recent_first() {
+    let server = TestServer::start(|req| Reply::text(req.path().to_owned())).await;
+    let connector = Connector::new();
+    let port = |i: &ConnectionInfo| i.local_addr.expect("local address").port();
+
+    // Two connections in use at once, then returned: `b` first, `a` last.
+    let (a, a_body) = head_only(&connector, &server.url("/a")).await;
+    let (b, b_body) = head_only(&connector, &server.url("/b")).await;
+    assert!(!a.reused && !b.reused);
+    assert_ne!(port(&a), port(&b), "two connections");
+    assert_eq!(connector.pool_stats().in_use, 2);
+    read_body(b_body).await.expect("body");
+    read_body(a_body).await.expect("body");
+    assert_eq!(connector.pool_stats().idle, 2);
+    let (parts, _) = fetch(&connector, &server.url("/c")).await;
+    let c = info(&parts);
+    assert!(c.reused);
+    assert_eq!(port(&c), port(&a), "the connection returned last");
+
+    // The other way round: `a` (now the most recent) is taken first, then `b`; `a`
+    // goes back first this time, so `b` is next.
+    let (x, x_body) = head_only(&connector, &server.url("/x")).await;
+    let (y, y_body) = head_only(&connector, &server.url("/y")).await;
+    assert_eq!((port(&x), port(&y)), (port(&a), port(&b)));
+    read_body(x_body).await.expect("body");
+    read_body(y_body).await.expect("body");
+    let (parts, _) = fetch(&connector, &server.url("/z")).await;
+    assert_eq!(
+        port(&info(&parts)),
+        port(&b),
+        "the connection returned last"
+    );
+
+    // The server saw each request on the socket the client reported.
+    let ports = [&a, &b, &c, &x, &y].map(port);
+    for (i, expected) in ports.into_iter().enumerate() {
+        assert_eq!(client_port(&server, i), expected, "request {i}");
+    }
+    assert_eq!(server.connections_accepted(), 2);
+}
+
+#[tokio::test]
+async fn bodiless_responses_return_their_connection_at_once() {
+    let server = TestServer::start(|req| match req.path() {
+        "/204" => Reply::new(204),
+        "/304" => Reply::new(304).header("ETag", "\"v1\""),
+        _ => Reply::text("hello"),
+    })
+    .await;
+    let connector = Connector::new();
+    let (parts, _) = fetch(&connector, &server.url("/")).await;
+    let port = info(&parts).local_addr.expect("local address").port();
+    for (method, path) in [
+        (http::Method::HEAD, "/"),
+        (http::Method::GET, "/204"),
+        (http::Method::GET, "/304"),
+    ] {
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(server.url(path))
+            .body(Body::empty())
+            .expect("request");
+        let response = connector.clone().oneshot(req).await.expect("response");
+        assert!(info_of(&response).reused, "{method} {path}");
+        assert_eq!(
+            response.extensions().get::<Framing>(),
+            Some(&Framing::Length(0)),
+            "{method} {path}"
+        );
+        // The body is never polled: the head alone gave the connection back.
+        let stats = connector.pool_stats();
+        assert_eq!(
+            (stats.in_use, stats.idle),
+            (0, 1),
+            "{method} {path}: {stats:?}"
+        );
+        let (parts, body) = fetch(&connector, &server.url("/")).await;
+        assert_eq!(body, "hello");
+        let next = info(&parts);
+        assert!(next.reused, "{method} {path}");
+        assert_eq!(next.local_addr.map(|a| a.port()), Some(port));
+        drop(response);
+    }
+    assert_eq!(server.connections_accepted(), 1);
+    assert_eq!(connector.pool_stats().reused, 6);
+}
+
+fn info_of<B>(response: &http::Response<B>) -> ConnectionInfo {
+    response
+        .extensions()
+        .get::<ConnectionInfo>()
+        .cloned()
+        .expect("ConnectionInfo extension")
+}
+
+/// A TCP stream whose reads end (EOF) once `cut` is set: the server's FIN as the
+/// client sees it on its next read, without a wake-up before then.
+struct Cuttable {
+    io: TcpStream,
+    cut: Arc<AtomicBool>,
+}
+
+impl AsyncRead for Cuttable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Cuttable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl towline::connect::Io for Cuttable {
+    fn connected(&self) -> towline::connect::Connected {
+        towline::connect::Io::connected(&self.io)
+    }
+}
+
+#[tokio::test]
+async fn a_request_on_a_connection_found_dead_comes_back_unsent() {
+    let server = TestServer::start(|req| Reply::text(req.body.clone())).await;
+    let cuts: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+    let dialer = tower::service_fn({
+        let cuts = cuts.clone();
+        move |dst: Destination| {
+            let cuts = cuts.clone();
+            async move {
+                let io = TcpStream::connect((dst.host(), dst.port())).await?;
+                let cut = Arc::new(AtomicBool::new(false));
+                cuts.lock().expect("cuts").push(cut.clone());
+                Ok::<_, io::Error>(Cuttable { io, cut })
+            }
+        }
+    });
+    let connector = Connector::builder().build_with_dialer(dialer);
+    let first = connector
+        .clone()
+        .oneshot(get(&server.url("/1")))
+        .await
+        .expect("response");
+    read_body(first.into_body()).await.expect("body");
+    assert_eq!(connector.pool_stats().idle, 1);
+    // Let the connection's task settle into waiting for the next request, then let
+    // its next read find the connection closed, as if the server's FIN had crossed
+    // the request.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    cuts.lock().expect("cuts")[0].store(true, Ordering::SeqCst);
+
+    let url = server.url("/2");
+    let req = Request::post(&url)
+        .header("x-token", "t1")
+        .body(Body::from("payload"))
+        .expect("request");
+    let err = connector
+        .clone()
+        .oneshot(req)
+        .await
+        .expect_err("the connection is gone");
+    assert!(err.is_stale_connection(), "{err}");
+    let stale = err.stale_connection().expect("cause");
+    assert!(!stale.request_written(), "{err}");
+    assert!(!stale.response_started());
+    assert!(stale.has_unsent_request());
+    let unsent = err
+        .take_unsent_request::<Body>()
+        .expect("the request comes back");
+    assert_eq!(unsent.method(), http::Method::POST);
+    assert_eq!(unsent.uri().to_string(), url, "the caller's absolute URI");
+    assert_eq!(unsent.headers()["x-token"], "t1");
+    assert!(
+        !unsent.headers().contains_key(http::header::HOST),
+        "the Host the connector added is taken off again"
+    );
+    assert_eq!(unsent.body().as_bytes(), Some(&b"payload"[..]));
+    assert_eq!(server.request_count(), 1, "the server never saw it");
+
+    // It can be sent as it is, on a new connection.
+    let response = connector.clone().oneshot(unsent).await.expect("response");
+    assert!(!info_of(&response).reused);
+    assert_eq!(
+        read_body(response.into_body()).await.expect("body"),
+        "payload"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].header("x-token"), Some("t1"));
+    assert_eq!(requests[1].connection, 1);
+}
+
+#[tokio::test]
+async fn a_reused_connection_closed_mid_status_line_says_the_response_started() {
+    let server = TestServer::start(|req| {
+        if req.index_on_connection == 0 {
+            Reply::text("first")
+        } else {
+            // "HTTP/1." and then the close.
+            Reply::text("second").fault(Fault::CloseMidHeaders { after: 7 })
+        }
+    })
+    .await;
+    let connector = Connector::new();
+    fetch(&connector, &server.url("/1")).await;
+    let err = connector
+        .clone()
+        .oneshot(get(&server.url("/2")))
+        .await
+        .expect_err("the server closed mid-head");
+    assert!(err.is_stale_connection(), "{err}");
+    let stale = err.stale_connection().expect("cause");
+    assert!(stale.request_written());
+    assert!(stale.response_started(), "{err}");
+    assert!(err.take_unsent_request::<Body>().is_none(), "it was sent");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(!requests[1].answered);
+    assert_eq!(requests[1].connection, 0);
+}
+
+#[tokio::test]
+async fn a_non_persistent_connector_closes_its_end_itself() {
+    // This server keeps every connection open, whatever the request says.
+    let server = TestServer::builder()
+        .handler(|_| Reply::text("x"))
+        .ignore_connection_close(true)
+        .start()
+        .await
+        .expect("server");
+    let connector = Connector::builder().persistent(false).build();
+    for _ in 0..3 {
+        let (parts, _) = fetch(&connector, &server.url("/")).await;
+        assert!(!info(&parts).reused);
+        assert_eq!(parts.headers.get(http::header::CONNECTION), None);
+    }
+    let requests = server.requests();
+    for (i, r) in requests.iter().enumerate() {
+        assert_eq!(r.header("connection"), Some("close"), "request {i}");
+        assert_eq!(r.connection, i, "one connection per request");
+    }
+    assert!(server.wait_for_closed(3, WAIT).await);
+    assert_eq!(
+        server.connections_closed_by_client(),
+        3,
+        "the server read EOF from the client on each"
+    );
+    assert!(
+        wait_for(|| connector.pool_stats().closed == 3).await,
+        "{:?}",
+        connector.pool_stats()
+    );
+    let stats = connector.pool_stats();
+    assert_eq!(
+        (stats.opened, stats.reused, stats.idle, stats.in_use),
+        (3, 0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn connect_timeout_none_waits_for_a_slow_dialer() {
+    let server = TestServer::start(|_| Reply::text("late but fine")).await;
+    let addr = server.addr();
+    let slow = tower::service_fn(move |_: Destination| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        TcpStream::connect(addr).await
+    });
+    let url = server.url("/");
+
+    // A 100 ms limit cuts this dialer off...
+    let limited = Connector::builder()
+        .connect_timeout(Duration::from_millis(100))
+        .build_with_dialer(slow);
+    let err = limited.oneshot(get(&url)).await.expect_err("times out");
+    assert!(err.is_connect() && err.is_timeout(), "{err}");
+
+    // ...and `None` takes the limit away.
+    let unlimited = Connector::builder()
+        .connect_timeout(Duration::from_millis(100))
+        .connect_timeout(None)
+        .build_with_dialer(slow);
+    let response = unlimited.oneshot(get(&url)).await.expect("no time limit");
+    assert_eq!(
+        read_body(response.into_body()).await.expect("body"),
+        "late but fine"
+    );
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[tokio::test]
+async fn a_file_body_from_an_open_file_starts_where_the_file_is() {
+    use tokio::io::AsyncSeekExt;
+
+    let server = TestServer::start(|req| Reply::text(format!("{}", req.body.len()))).await;
+    let dir = std::env::temp_dir().join(format!("towline-from-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("upload.bin");
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&path, &content).expect("write");
+
+    let mut file = tokio::fs::File::open(&path).await.expect("open");
+    file.seek(io::SeekFrom::Start(1_000)).await.expect("seek");
+    let body = Body::from_file(file).await.expect("body");
+    assert_eq!(body.content_length(), Some(199_000), "size less position");
+    assert!(
+        body.try_clone().is_none(),
+        "an open file cannot be sent again"
+    );
+    let req = Request::put(server.url("/upload")).body(body).expect("req");
+    let response = Connector::new().oneshot(req).await.expect("ok");
+    assert_eq!(
+        read_body(response.into_body()).await.expect("body"),
+        "199000"
+    );
+    let requests = server.requests();
+    assert_eq!(requests[0].header("content-length"), Some("199000"));
+    assert_eq!(requests[0].header("transfer-encoding"), None);
+    assert!(
+        requests[0].body == content[1_000..],
+        "the bytes from the position on"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[tokio::test]
+async fn connection_info_tells_addresses_and_version() {
+    let server = TestServer::start(|_| Reply::text("x")).await;
+    let (parts, _) = fetch(&Connector::new(), &server.url("/")).await;
+    let info = info(&parts);
+    assert!(!info.reused);
+    assert_eq!(info.version, http::Version::HTTP_11);
+    assert_eq!(parts.version, http::Version::HTTP_11);
+    assert_eq!(info.peer_addr, Some(server.addr()));
+    let local: SocketAddr = info.local_addr.expect("local address");
+    assert!(local.ip().is_loopback(), "{local}");
+    assert_eq!(
+        Some(local),
+        server.peer_addr(0),
+        "the server saw this socket"
+    );
+    assert_eq!(info.alpn_protocol, None, "no TLS, no ALPN");
 }

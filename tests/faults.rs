@@ -18,7 +18,7 @@
 //! | close mid-body (length or chunked) | response, then `is_body() && is_truncated()` |
 //! | invalid status line, invalid header bytes, head over the size limit, two different `Content-Length`s | `is_response()` (hyper: parse error) |
 //! | over-long chunk-size line (size overflow, extensions over 16 KiB) | response, then `is_body()`, not truncated |
-//! | `Content-Length` with `Transfer-Encoding` | response framed by `Transfer-Encoding` (RFC 9112 §6.3); its connection is reused today (bug, ignored) |
+//! | `Content-Length` with `Transfer-Encoding` | response framed by `Transfer-Encoding` (RFC 9112 §6.3); its connection is closed afterwards, never reused |
 //! | 100 and 103 before the final response | the final response |
 //! | 413 before the request body is finished | the 413 response |
 //! | stall mid-body | `Client`: `is_timeout()`; `Connector`: no timeout of its own, the caller's timeout drops the body |

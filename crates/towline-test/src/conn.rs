@@ -2,6 +2,7 @@
 //! HTTP/1.1 handling.
 
 use std::any::Any;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -36,6 +37,8 @@ pub(crate) struct Config {
     pub(crate) close_reused_without_answer: bool,
     /// Answer requests that announce a body as soon as their head arrives.
     pub(crate) answer_before_body: bool,
+    /// Keep connections open even when a request asks to close them.
+    pub(crate) ignore_connection_close: bool,
     /// Serve TLS with this configuration; HTTP/2 when ALPN picks `h2`.
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Serve every (plain) connection with HTTP/2, prior knowledge.
@@ -50,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) closed_by_client: AtomicUsize,
     pub(crate) incomplete: AtomicUsize,
     pub(crate) tls_failures: AtomicUsize,
+    /// The client's address of each connection, by connection id.
+    peers: Mutex<Vec<SocketAddr>>,
     requests: Mutex<Vec<RecordedRequest>>,
     panics: Mutex<Vec<String>>,
 }
@@ -65,6 +70,11 @@ impl Shared {
 
     pub(crate) fn request_count(&self) -> usize {
         lock(&self.requests).len()
+    }
+
+    /// The client's address of connection `id`.
+    pub(crate) fn peer(&self, id: usize) -> Option<SocketAddr> {
+        lock(&self.peers).get(id).copied()
     }
 
     pub(crate) fn push_request(&self, request: RecordedRequest) {
@@ -122,9 +132,11 @@ pub(crate) async fn accept_loop(listener: TcpListener, config: Arc<Config>, shar
                 }
             }
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let id = next_id;
                     next_id += 1;
+                    // Ids are given in order, so the list's index is the id.
+                    lock(&shared.peers).push(peer);
                     shared.accepted.fetch_add(1, Ordering::SeqCst);
                     let guard = CloseGuard { shared: Arc::clone(&shared), counted: false };
                     connections.spawn(connection(stream, id, Arc::clone(&config), guard));
@@ -552,8 +564,8 @@ async fn serve(mut stream: Stream, id: usize, config: Arc<Config>, mut guard: Cl
                 return guard.finish(true);
             }
         };
-        let must_close =
-            head.client_wants_close() || config.close_after.is_some_and(|n| index + 1 >= n.max(1));
+        let must_close = (head.client_wants_close() && !config.ignore_connection_close)
+            || config.close_after.is_some_and(|n| index + 1 >= n.max(1));
         let head_request = head.method.eq_ignore_ascii_case("HEAD");
         let mut request = RecordedRequest {
             method: head.method,

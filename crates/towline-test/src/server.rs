@@ -103,6 +103,15 @@ impl TestServer {
         self.tls
     }
 
+    /// The client's address (its IP and ephemeral port) of connection `id`, the id
+    /// that [`RecordedRequest::connection`] gives; `None` for an id not accepted yet.
+    ///
+    /// A client can compare it with the local address of its own socket to tell which
+    /// of its connections carried a request.
+    pub fn peer_addr(&self, connection: usize) -> Option<SocketAddr> {
+        self.shared.peer(connection)
+    }
+
     /// Number of connections accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
@@ -268,6 +277,7 @@ pub struct Builder {
     idle_close: Option<Duration>,
     close_reused_without_answer: bool,
     answer_before_body: bool,
+    ignore_connection_close: bool,
     mode: Mode,
     ip: IpAddr,
 }
@@ -283,6 +293,7 @@ impl fmt::Debug for Builder {
                 &self.close_reused_without_answer,
             )
             .field("answer_before_body", &self.answer_before_body)
+            .field("ignore_connection_close", &self.ignore_connection_close)
             .field("mode", &self.mode)
             .field("ip", &self.ip)
             .finish()
@@ -297,6 +308,7 @@ impl Default for Builder {
             idle_close: None,
             close_reused_without_answer: false,
             answer_before_body: false,
+            ignore_connection_close: false,
             mode: Mode::Plain,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
@@ -370,6 +382,18 @@ impl Builder {
     /// Default is `false`. Applies to HTTP/1.1 connections only.
     pub fn answer_before_body(mut self, on: bool) -> Self {
         self.answer_before_body = on;
+        self
+    }
+
+    /// The server keeps a connection open after answering a request that asks to
+    /// close it (`Connection: close`, or HTTP/1.0), and does not answer with
+    /// `Connection: close` itself: the connection ends only when the client closes it
+    /// (or for the other reasons listed in the [crate docs](crate#connection-behaviour)).
+    /// This shows whether a client that asked to close really closes its end.
+    ///
+    /// Default is `false`. Applies to HTTP/1.1 connections only.
+    pub fn ignore_connection_close(mut self, on: bool) -> Self {
+        self.ignore_connection_close = on;
         self
     }
 
@@ -458,6 +482,7 @@ impl Builder {
             idle_close: self.idle_close,
             close_reused_without_answer: self.close_reused_without_answer,
             answer_before_body: self.answer_before_body,
+            ignore_connection_close: self.ignore_connection_close,
             tls,
             h2c,
         });

@@ -49,6 +49,11 @@ impl FileBody {
         self.len
     }
 
+    /// The bytes still to be read.
+    pub(super) fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
     pub(super) fn is_end(&self) -> bool {
         self.remaining == 0
     }
@@ -121,5 +126,44 @@ impl FileBody {
                 State::Done => return Poll::Ready(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Body;
+    use http_body::Body as _;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn a_file_is_read_in_bounded_chunks_only_as_it_is_polled() {
+        let dir = std::env::temp_dir().join(format!("towline-file-chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("big.bin");
+        let content: Vec<u8> = (0..(5 * CHUNK + 123)).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&path, &content).expect("write");
+
+        let mut body = Body::from_path(&path).await.expect("open");
+        assert_eq!(body.size_hint().exact(), Some(content.len() as u64));
+        let mut read = Vec::new();
+        let mut frames = 0;
+        let mut largest = 0;
+        while let Some(frame) = body.frame().await {
+            let data = frame.expect("frame").into_data().expect("data");
+            largest = largest.max(data.len());
+            frames += 1;
+            read.extend_from_slice(&data);
+            // Nothing is read ahead: what has not been polled is still on disk.
+            assert_eq!(
+                body.size_hint().exact(),
+                Some((content.len() - read.len()) as u64)
+            );
+        }
+        assert!(largest <= CHUNK, "a frame of {largest} bytes");
+        assert!(frames >= 6, "{frames} frames");
+        assert_eq!(read, content);
+        assert!(body.is_end_stream());
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

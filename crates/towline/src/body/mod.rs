@@ -209,6 +209,10 @@ impl http_body::Body for Body {
     }
 
     fn size_hint(&self) -> SizeHint {
+        // The bytes still to come: a file being read reports what is left of it.
+        if let Kind::File(f) = &self.kind {
+            return SizeHint::with_exact(f.remaining());
+        }
         match self.content_length() {
             Some(n) => SizeHint::with_exact(n),
             // A stream made with `Body::streaming` is of unknown length even when its
@@ -293,5 +297,60 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// A stream of one frame.
+    fn one_frame() -> http_body_util::Full<Bytes> {
+        http_body_util::Full::new(Bytes::from_static(b"abc"))
+    }
+
+    async fn collect(body: Body) -> Bytes {
+        body.collect().await.expect("body").to_bytes()
+    }
+
+    #[tokio::test]
+    async fn try_clone_answers_whether_a_body_can_be_sent_again() {
+        let empty = Body::empty().try_clone().expect("empty: yes");
+        assert_eq!(empty.content_length(), Some(0));
+        assert_eq!(collect(empty).await, "");
+
+        let bytes = Body::from("hello");
+        let copy = bytes.try_clone().expect("bytes: yes");
+        assert_eq!(copy.as_bytes(), Some(&b"hello"[..]));
+        assert_eq!(collect(bytes).await, "hello");
+        assert_eq!(collect(copy).await, "hello");
+
+        assert!(
+            Body::streaming(one_frame()).try_clone().is_none(),
+            "a stream: no"
+        );
+        assert!(
+            Body::sized(one_frame(), 3).try_clone().is_none(),
+            "a sized stream: no"
+        );
+
+        let dir = std::env::temp_dir().join(format!("towline-try-clone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("body.txt");
+        std::fs::write(&path, b"from disk").expect("write");
+        let from_path = Body::from_path(&path).await.expect("open");
+        let again = from_path
+            .try_clone()
+            .expect("a path: yes, it reopens the file");
+        assert_eq!(again.content_length(), Some(9));
+        assert_eq!(collect(from_path).await, "from disk");
+        assert_eq!(collect(again).await, "from disk");
+
+        let file = tokio::fs::File::open(&path).await.expect("open");
+        let from_file = Body::from_file(file).await.expect("body");
+        assert_eq!(from_file.content_length(), Some(9));
+        assert!(from_file.try_clone().is_none(), "an open file: no");
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

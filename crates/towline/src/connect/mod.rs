@@ -730,7 +730,6 @@ impl<D: Dial> Shared<D> {
                 }
                 Checkout::Wait(rx) => match rx.await {
                     Ok(Handoff::Conn(mut conn)) => {
-                        self.pool.count_handoff_reuse();
                         if conn.ready_soon().await {
                             break (conn, true);
                         }

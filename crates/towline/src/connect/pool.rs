@@ -230,7 +230,10 @@ struct Stats {
 pub struct PoolStats {
     /// Connections opened since the connector was built.
     pub opened: u64,
-    /// Requests sent on a connection that had already carried one.
+    /// Requests sent on a connection that had already carried one: an idle
+    /// connection taken from the pool, or the shared HTTP/2 connection after its first
+    /// request. A pooled connection found closed or still busy when a request wanted
+    /// it is dropped and not counted; the request goes out on another connection.
     pub reused: u64,
     /// Connections that have closed, whoever closed them.
     pub closed: u64,
@@ -309,7 +312,8 @@ pub(crate) enum Handoff {
 
 /// What [`Pool::checkout`] found.
 pub(crate) enum Checkout {
-    /// An idle connection, already counted as reused and in use.
+    /// An idle connection, or the shared HTTP/2 one. An HTTP/1.1 connection counts as
+    /// reused (and in use) only once [`Pool::in_use`] takes it.
     Reused(Conn),
     /// No idle connection: open a new one under this slot.
     Dial(Slot),
@@ -432,7 +436,11 @@ impl Pool {
             }
         };
         drop(discarded);
-        if let Checkout::Reused(_) = found {
+        // An HTTP/1.1 connection is counted as reused only once a request goes out on
+        // it (`in_use`): it may yet turn out closed or busy (`Conn::ready_soon`). A
+        // shared HTTP/2 connection was found ready under the lock just now.
+        #[cfg(feature = "http2")]
+        if let Checkout::Reused(Conn { tx: Tx::H2(_), .. }) = &found {
             inner.stats.reused.fetch_add(1, Ordering::Relaxed);
         }
         #[cfg(feature = "tracing")]
@@ -452,19 +460,20 @@ impl Pool {
         found
     }
 
-    /// Wraps a connection that now carries a request.
+    /// Wraps a connection that now carries a request. An HTTP/1.1 connection that has
+    /// written bytes before carried an earlier request: this one counts as a reuse.
+    /// (HTTP/2 reuse is counted where a shared connection is handed out.)
     pub(crate) fn in_use(&self, conn: Conn, key: Key) -> Pooled {
-        self.inner.stats.in_use.fetch_add(1, Ordering::Relaxed);
+        let stats = &self.inner.stats;
+        stats.in_use.fetch_add(1, Ordering::Relaxed);
+        if matches!(conn.tx, Tx::H1(_)) && conn.meta.counters.snapshot().1 > 0 {
+            stats.reused.fetch_add(1, Ordering::Relaxed);
+        }
         Pooled {
             conn: Some(conn),
             key,
             pool: self.inner.clone(),
         }
-    }
-
-    /// Counts a connection that was handed over by another request finishing.
-    pub(crate) fn count_handoff_reuse(&self) {
-        self.inner.stats.reused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Ends the probe a slot may hold: records whether the new connection speaks
@@ -504,7 +513,9 @@ impl Pool {
                 // Requests queued under max_connections_per_host can share it too.
                 while let Some(waiter) = host.waiters.pop_front() {
                     if let Some(conn) = h2.share() {
-                        let _ = waiter.send(Handoff::Conn(conn));
+                        if waiter.send(Handoff::Conn(conn)).is_ok() {
+                            self.inner.stats.reused.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -613,6 +624,10 @@ impl Inner {
 
     /// Starts the idle timer task if idle connections exist and none runs. The task
     /// ends when the pool has no idle connection left, so an empty pool costs nothing.
+    ///
+    /// A connection returned outside a tokio runtime (a body dropped on a plain thread)
+    /// starts no timer; the next one returned inside a runtime does. Until then an
+    /// expired connection stays open, but checkout never hands it out.
     fn start_reaper(self: &Arc<Self>, state: &mut State) {
         let Some(timeout) = self.config.idle_timeout else {
             return;
@@ -866,5 +881,150 @@ impl Drop for Pooled {
             );
         }
         self.pool.stats.in_use.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    use super::super::io::{Counted, Counters};
+    use super::super::{Builder, Connected, Route};
+    use crate::body::Body;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let builder = Builder::new();
+        assert_eq!(builder.connect_timeout, Some(Duration::from_secs(30)));
+        assert!(builder.pool.persistent);
+        assert_eq!(builder.pool.max_idle_per_host, 32);
+        assert_eq!(builder.pool.idle_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(builder.pool.max_connections_per_host, None);
+        // `Connector::new()` is built from the same defaults.
+        let connector = super::super::Connector::new();
+        let config = connector.shared.pool.config();
+        assert_eq!(config.max_idle_per_host, 32);
+        assert_eq!(config.idle_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(
+            connector.shared.connect_timeout,
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    fn key(server: &towline_test::TestServer) -> Key {
+        let authority =
+            Authority::try_from(format!("127.0.0.1:{}", server.addr().port())).expect("authority");
+        Key::new(Scheme::HTTP, authority, None, Route::Direct, None)
+    }
+
+    /// Opens an HTTP/1.1 connection to `server` the way the connector does (bytes
+    /// counted), with its connection task spawned.
+    async fn open(server: &towline_test::TestServer) -> (Conn, tokio::task::JoinHandle<()>) {
+        let tcp = tokio::net::TcpStream::connect(server.addr())
+            .await
+            .expect("connect");
+        let counters = Arc::new(Counters::default());
+        let io = hyper_util::rt::TokioIo::new(Counted::new(tcp, counters.clone()));
+        let (tx, conn) = hyper::client::conn::http1::handshake::<_, Outgoing>(io)
+            .await
+            .expect("handshake");
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let meta = Arc::new(Meta {
+            id: 0,
+            connected: Connected::default(),
+            counters,
+            alpn: None,
+            #[cfg(feature = "tls")]
+            tls_version: None,
+            #[cfg(feature = "tls")]
+            peer_certificates: None,
+        });
+        (
+            Conn {
+                tx: Tx::H1(tx),
+                meta,
+            },
+            task,
+        )
+    }
+
+    /// Sends a GET on `pooled` and reads the response to its end.
+    async fn exchange(pooled: &mut Pooled, path: &str) {
+        let Some(Tx::H1(tx)) = pooled.conn_mut().map(|c| &mut c.tx) else {
+            panic!("an HTTP/1.1 connection");
+        };
+        let request = http::Request::get(path)
+            .header(http::header::HOST, "127.0.0.1")
+            .body(Outgoing::new(Body::empty(), Some(0)))
+            .expect("request");
+        let response = tx
+            .try_send_request(request)
+            .await
+            .map_err(|e| e.into_error())
+            .expect("response");
+        response.into_body().collect().await.expect("body");
+    }
+
+    fn config() -> Config {
+        Config {
+            persistent: true,
+            max_idle_per_host: 32,
+            idle_timeout: None,
+            max_connections_per_host: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reuse_counts_only_a_connection_a_request_goes_out_on() {
+        let server = towline_test::TestServer::start(|_| towline_test::Reply::text("x")).await;
+        let pool = Pool::new(config());
+        let key = key(&server);
+
+        // A new connection: opened under a slot, as the connector does.
+        let Checkout::Dial(mut slot) = pool.checkout(&key, false, false) else {
+            panic!("an empty pool dials");
+        };
+        let (conn, task) = open(&server).await;
+        pool.count_opened();
+        slot.opened();
+        let mut pooled = pool.in_use(conn, key.clone());
+        exchange(&mut pooled, "/1").await;
+        pooled.release();
+        assert_eq!(pool.stats().reused, 0, "a fresh connection is not a reuse");
+        assert_eq!(pool.stats().idle, 1);
+
+        // Taken from the pool and used: one reuse, counted when the request goes out.
+        let Checkout::Reused(mut conn) = pool.checkout(&key, false, false) else {
+            panic!("the idle connection");
+        };
+        assert_eq!(pool.stats().reused, 0, "checking out alone is not a reuse");
+        assert!(conn.ready_soon().await);
+        let mut pooled = pool.in_use(conn, key.clone());
+        assert_eq!(pool.stats().reused, 1);
+        exchange(&mut pooled, "/2").await;
+        pooled.release();
+        assert_eq!(pool.stats().idle, 1);
+
+        // Taken from the pool, but dead by the time a request wants it (its task ended
+        // after the checkout saw it open): dropped, and not a reuse.
+        let Checkout::Reused(mut conn) = pool.checkout(&key, false, false) else {
+            panic!("the idle connection");
+        };
+        task.abort();
+        let _ = task.await;
+        assert!(!conn.ready_soon().await, "the connection is gone");
+        drop(conn);
+        let stats = pool.stats();
+        assert_eq!((stats.reused, stats.idle, stats.in_use), (1, 0, 0));
+        assert!(matches!(
+            pool.checkout(&key, false, false),
+            Checkout::Dial(_)
+        ));
+        drop(slot);
+        assert_eq!(pool.stats().closed, 1);
+        assert_eq!(server.request_count(), 2);
     }
 }

@@ -132,13 +132,21 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     out
 }
 
-type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+type Attempt<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 
 /// Races connection attempts to `addrs`, starting a new one every `delay` or as soon as
 /// one fails; the first success wins and drops (closes) the others.
 async fn happy_eyeballs(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<TcpStream> {
+    race(addrs, delay, |addr| Box::pin(TcpStream::connect(addr))).await
+}
+
+/// [`happy_eyeballs`] with the way to connect to one address given.
+async fn race<T, F>(addrs: Vec<SocketAddr>, delay: Duration, mut connect: F) -> io::Result<T>
+where
+    F: FnMut(SocketAddr) -> Attempt<T>,
+{
     let mut pending = addrs.into_iter();
-    let mut running: Vec<Attempt> = Vec::new();
+    let mut running: Vec<Attempt<T>> = Vec::new();
     let mut last_err: Option<io::Error> = None;
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
@@ -148,7 +156,7 @@ async fn happy_eyeballs(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<T
             if may_start {
                 if let Some(addr) = pending.next() {
                     trace!(target: "towline::connect", %addr, "TCP connection attempt");
-                    running.push(Box::pin(TcpStream::connect(addr)));
+                    running.push(connect(addr));
                     timer.as_mut().reset(tokio::time::Instant::now() + delay);
                     // Register the timer with this task before going on.
                     let _ = timer.as_mut().poll(cx);
@@ -211,6 +219,61 @@ mod tests {
             .await
             .expect("second address connects without waiting for the delay");
         assert_eq!(stream.peer_addr().expect("peer"), good);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_address_is_raced_after_the_attempt_delay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let good = listener.local_addr().expect("addr");
+        // Never dialed for real: its attempt hangs, as a connection to a host that
+        // drops the SYN does.
+        let hanging = SocketAddr::new([127, 0, 0, 2].into(), good.port());
+        let delay = Duration::from_millis(250);
+        let started = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = started.clone();
+        let t0 = tokio::time::Instant::now();
+        let stream = race(vec![hanging, good], delay, move |addr| {
+            log.lock().expect("log").push((addr, t0.elapsed()));
+            if addr == hanging {
+                Box::pin(std::future::pending())
+            } else {
+                Box::pin(TcpStream::connect(addr))
+            }
+        })
+        .await
+        .expect("the second address wins");
+        assert_eq!(stream.peer_addr().expect("peer"), good);
+        let started = started.lock().expect("log").clone();
+        assert_eq!(started.len(), 2, "{started:?}");
+        assert_eq!(started[0], (hanging, Duration::ZERO));
+        // The clock is paused, so this is exact: the second attempt started when the
+        // delay ran out, not before, and not only after the first one gave up.
+        assert_eq!(started[1], (good, delay));
+    }
+
+    #[tokio::test]
+    async fn the_dialer_sets_nodelay_unless_told_not_to() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let dst = Destination::new(http::uri::Scheme::HTTP, "127.0.0.1", addr.port());
+        let mut dialer = TcpDialer::new();
+        let stream = dialer.call(dst.clone()).await.expect("dial");
+        assert!(stream.nodelay().expect("nodelay"));
+        assert_eq!(stream.peer_addr().expect("peer"), addr);
+        let mut dialer = TcpDialer::new().nodelay(false);
+        let stream = dialer.call(dst).await.expect("dial");
+        assert!(!stream.nodelay().expect("nodelay"));
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let dialer = TcpDialer::default();
+        assert_eq!(dialer.attempt_delay, Duration::from_millis(250));
+        assert!(dialer.nodelay);
     }
 
     #[tokio::test]
