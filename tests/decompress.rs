@@ -305,6 +305,33 @@ async fn bad_crc_bad_isize_and_trailing_garbage_are_decode_errors() {
         assert_eq!(cause::<DecodeError>(&err).kind(), kind);
         assert!(err.to_string().contains(text), "{err}");
     }
+    // zlib's Adler-32, in 1-byte frames too.
+    let mut bad_adler = zlib(&text(20_000), Compression::default());
+    let n = bad_adler.len();
+    bad_adler[n - 3] ^= 0x10;
+    let bad_adler = Bytes::from(bad_adler);
+    let server = TestServer::start(move |req| {
+        let reply = Reply::text(bad_adler.clone()).header("Content-Encoding", "deflate");
+        if req.path() == "/frames" {
+            reply.chunked(1)
+        } else {
+            reply
+        }
+    })
+    .await;
+    for path in ["/", "/frames"] {
+        let err = decode_error(&client, &server.url(path)).await;
+        assert!(err.is_decode(), "{err}");
+        assert_eq!(
+            cause::<DecodeError>(&err).kind(),
+            DecodeErrorKind::Checksum,
+            "{path}: {err}"
+        );
+        assert!(
+            err.to_string().contains("deflate Adler-32 mismatch"),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -555,9 +582,10 @@ async fn nginx_gzip_on_serves_a_text_file_that_decodes_to_the_file() {
 // ---------------------------------------------------------------------------------
 // br and zstd
 //
-// This crate has no brotli or zstd encoder: small bodies are real streams made with
-// the `brotli` and `zstd` command-line tools, and large ones are written by hand in
-// each format's uncompressed blocks (which exercise the same framing and streaming).
+// Small bodies are real streams made with the `brotli` and `zstd` command-line tools.
+// Large ones come twice: written by hand in each format's uncompressed blocks (the
+// framing and streaming of long bodies), and compressed with the `brotli` and `zstd`
+// crates (entropy decoding, back-references across blocks, windows).
 
 /// The text of [`SMALL_BR`] and [`SMALL_ZSTD`]: this line, 64 times.
 const SMALL_LINE: &[u8] = b"towline: br and zstd, decoded as they stream.\n";
@@ -732,6 +760,81 @@ async fn br_and_zstd_bodies_of_64_mib_decode() {
         .await;
         let client = client(DecompressionLayer::new());
         let response = get(&client, &server.url("/")).await;
+        assert_streams(response.into_body(), data, token).await;
+    }
+}
+
+/// `data` compressed with the brotli crate at `quality`, with a window of 2^22 bytes and
+/// a meta-block ended (by a flush) after every `block` bytes.
+fn brotli(data: &[u8], quality: u32, block: usize) -> Vec<u8> {
+    let mut e = brotli::CompressorWriter::new(Vec::new(), 1 << 16, quality, 22);
+    for chunk in data.chunks(block) {
+        e.write_all(chunk).expect("write");
+        e.flush().expect("end the meta-block");
+    }
+    e.into_inner()
+}
+
+/// `data` compressed with the zstd crate at `level`, with its checksum; one frame of
+/// blocks of at most 128 KiB each.
+fn zstd(data: &[u8], level: i32) -> Vec<u8> {
+    let mut e = zstd::Encoder::new(Vec::new(), level).expect("encoder");
+    e.include_checksum(true).expect("checksum");
+    e.write_all(data).expect("write");
+    e.finish().expect("finish")
+}
+
+#[tokio::test]
+async fn compressed_br_and_zstd_bodies_of_64_mib_decode() {
+    let data = big_text();
+    // brotli at quality 1: the crate is built without optimisation here, where quality
+    // 1 takes about 5 s on 64 MiB and higher ones far longer. It still compresses
+    // (back-references and Huffman codes); the test below uses quality 9.
+    for token in ["br", "zstd"] {
+        let started = Instant::now();
+        let coded = match token {
+            "br" => brotli(data, 1, usize::MAX),
+            _ => zstd(data, 3),
+        };
+        let compressed = started.elapsed();
+        assert!(
+            coded.len() < data.len() / 3,
+            "{token}: {} coded bytes",
+            coded.len()
+        );
+        let coded_len = coded.len();
+        let server = serve(token, coded).await;
+        let client = client(DecompressionLayer::new());
+        let response = get(&client, &server.url("/big")).await;
+        assert!(response.body().is_decoding(), "{token}");
+        let largest = assert_streams(response.into_body(), data, token).await;
+        assert!(largest <= MAX_CHUNK, "{token}: a frame of {largest} bytes");
+        eprintln!(
+            "{token}: 64 MiB compressed to {coded_len} bytes in {compressed:?}, decoded in {:?}",
+            started.elapsed() - compressed
+        );
+    }
+}
+
+#[tokio::test]
+async fn compressed_br_and_zstd_bodies_of_many_blocks_decode_in_1_byte_frames() {
+    let data = &big_text()[..400_000];
+    // brotli: a meta-block per 64 KiB; zstd: blocks hold at most 128 KiB, and two
+    // frames follow each other.
+    let mut two_frames = zstd(&data[..150_000], 19);
+    two_frames.extend(zstd(&data[150_000..], 19));
+    for (token, coded) in [("br", brotli(data, 9, 64 << 10)), ("zstd", two_frames)] {
+        assert!(coded.len() < data.len() / 3, "{token}: {}", coded.len());
+        let coded = Bytes::from(coded);
+        let server = TestServer::start(move |_| {
+            Reply::text(coded.clone())
+                .header("Content-Encoding", token)
+                .chunked(1)
+        })
+        .await;
+        let client = client(DecompressionLayer::new());
+        let response = get(&client, &server.url("/")).await;
+        assert!(response.body().is_decoding(), "{token}");
         assert_streams(response.into_body(), data, token).await;
     }
 }

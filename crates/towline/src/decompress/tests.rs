@@ -392,15 +392,76 @@ async fn bad_crc_and_bad_isize_are_errors() {
 
 #[tokio::test]
 async fn a_bad_zlib_checksum_is_an_error() {
-    let mut coded = zlib(&text(3000));
-    let n = coded.len();
+    let good = zlib(&text(3000));
+    let n = good.len();
+    // Any of the trailer's four bytes, in frames of any size.
+    for at in n - 4..n {
+        let mut coded = good.clone();
+        coded[at] ^= 0x01;
+        for frame in [1, 3, n] {
+            let err = decode_err("deflate", frames(&coded, frame)).await;
+            assert_eq!(err.kind(), DecodeErrorKind::Checksum, "byte {at}");
+            assert!(
+                err.to_string().starts_with("deflate Adler-32 mismatch: "),
+                "{err}"
+            );
+        }
+    }
+    // Damage the inflater cannot notice (a byte of a stored block) shows in the
+    // checksum.
+    let mut stored = ZlibEncoder::new(Vec::new(), Compression::none());
+    stored.write_all(&text(3000)).expect("write");
+    let mut coded = stored.finish().expect("finish");
+    coded[1000] ^= 0x01;
+    let err = decode_err("deflate", frames(&coded, 64)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Checksum);
+    // A bad checksum followed by more bytes is reported as the checksum.
+    let mut coded = good.clone();
     coded[n - 1] ^= 0x01;
+    coded.extend_from_slice(b"more");
+    let err = decode_err("deflate", frames(&coded, n + 4)).await;
+    assert_eq!(err.kind(), DecodeErrorKind::Checksum);
+}
+
+#[tokio::test]
+async fn bit_flips_in_zlib_data_are_caught_the_same_in_any_frames() {
+    let data = text(600);
+    let good = zlib(&data);
+    let mut flipped_ok = 0;
+    for at in 2..good.len() {
+        for bit in 0..8 {
+            let mut coded = good.clone();
+            coded[at] ^= 1 << bit;
+            let kind = |r: Result<Vec<u8>, BoxError>| match r {
+                // Only the padding bits after the last block are free to change.
+                Ok(out) => {
+                    assert!(out == data, "byte {at} bit {bit}: decoded other bytes");
+                    None
+                }
+                Err(e) => Some(decode_error(&e).kind()),
+            };
+            let whole = kind(decode("deflate", frames(&coded, coded.len())).await);
+            let split = kind(decode("deflate", frames(&coded, 1 + at % 7)).await);
+            assert_eq!(whole, split, "byte {at} bit {bit}");
+            if at >= good.len() - 4 {
+                assert_eq!(whole, Some(DecodeErrorKind::Checksum), "byte {at}");
+            }
+            flipped_ok += usize::from(whole.is_none());
+        }
+    }
+    assert!(flipped_ok < 8, "{flipped_ok} flips went unnoticed");
+}
+
+#[tokio::test]
+async fn a_zlib_stream_needing_a_preset_dictionary_is_corrupt() {
+    // CMF 0x78, FLG with FDICT set and a valid header check, a dictionary id.
+    let flg = (0..=255u8)
+        .find(|flg| flg & 0x20 != 0 && (0x7800 | u16::from(*flg)) % 31 == 0)
+        .expect("a header check");
+    let coded = [0x78, flg, 0, 0, 0, 1, 3, 0];
     let err = decode_err("deflate", frames(&coded, 1)).await;
     assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
-    assert!(
-        std::error::Error::source(&err).is_some(),
-        "the inflater's error is kept"
-    );
+    assert!(err.to_string().contains("preset dictionary"), "{err}");
 }
 
 #[tokio::test]

@@ -1,5 +1,11 @@
 //! deflate: a zlib stream (RFC 1950) as the specification says, or a raw deflate
 //! stream (RFC 1951) as some servers send. Like browsers, the first two bytes decide.
+//!
+//! The zlib wrapper is read here, not by flate2: its two-byte header, then the raw
+//! deflate data, then the Adler-32 of the decoded bytes (big-endian). That way a bad
+//! checksum is a [`Checksum`](DecodeErrorKind::Checksum) error with every flate2
+//! backend, where flate2 itself reports it as a general decompression error (with no
+//! message at all from its default backend).
 
 use super::inflate::Inflate;
 use super::{Decoder, Progress};
@@ -13,13 +19,23 @@ pub(crate) struct DeflateDecoder {
 enum State {
     /// Collecting the first two bytes.
     Detect { buf: [u8; 2], len: usize },
-    /// Inflating; `prefix[fed..]` are detection bytes not yet given to the inflater.
-    Inflate {
+    /// Inflating a raw stream; `prefix[fed..]` are detection bytes not yet given to the
+    /// inflater.
+    Raw {
         inflate: Inflate,
         prefix: [u8; 2],
         fed: usize,
     },
+    /// Inflating the deflate data of a zlib stream, whose header was read.
+    Zlib { inflate: Inflate, adler: Adler32 },
+    /// Reading a zlib stream's trailer: the Adler-32 of what it decoded to, `sum`.
+    Trailer { sum: u32, buf: [u8; 4], len: usize },
+    /// The stream ended; any byte more is trailing garbage.
+    Done,
 }
+
+/// `FDICT`: a zlib stream that needs a preset dictionary, which HTTP never supplies.
+const FDICT: u8 = 0x20;
 
 /// Whether two bytes are a valid zlib header: method 8 (deflate), a window of at most
 /// 32 KiB, and a header check that makes `CMF * 256 + FLG` a multiple of 31.
@@ -44,63 +60,193 @@ impl DeflateDecoder {
 
 impl Decoder for DeflateDecoder {
     fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, DecodeError> {
-        let mut read = 0;
-        if let State::Detect { buf, len } = &mut self.state {
-            let take = (buf.len() - *len).min(input.len());
-            buf[*len..*len + take].copy_from_slice(&input[..take]);
-            *len += take;
-            read = take;
-            if *len < buf.len() {
-                return Ok(Progress::new(read, 0));
+        let (mut read, mut written) = (0, 0);
+        loop {
+            match &mut self.state {
+                State::Detect { buf, len } => {
+                    let take = (buf.len() - *len).min(input.len() - read);
+                    buf[*len..*len + take].copy_from_slice(&input[read..read + take]);
+                    *len += take;
+                    read += take;
+                    if *len < buf.len() {
+                        break;
+                    }
+                    let [cmf, flg] = *buf;
+                    self.state = if !is_zlib_header(cmf, flg) {
+                        State::Raw {
+                            inflate: Inflate::new(),
+                            prefix: [cmf, flg],
+                            fed: 0,
+                        }
+                    } else if flg & FDICT != 0 {
+                        return Err(DecodeError::new(DecodeErrorKind::Corrupt).with_message(
+                            "deflate data is corrupt: the zlib stream needs a preset dictionary",
+                        ));
+                    } else {
+                        State::Zlib {
+                            inflate: Inflate::new(),
+                            adler: Adler32::new(),
+                        }
+                    };
+                }
+                State::Raw {
+                    inflate,
+                    prefix,
+                    fed,
+                } => {
+                    if written == output.len() {
+                        break;
+                    }
+                    let out = &mut output[written..];
+                    // The detection bytes go to the inflater first, then the input.
+                    let step = if *fed < prefix.len() {
+                        let step = inflate.run(&prefix[*fed..], out).map_err(corrupt)?;
+                        *fed += step.read;
+                        step
+                    } else {
+                        let step = inflate.run(&input[read..], out).map_err(corrupt)?;
+                        read += step.read;
+                        step
+                    };
+                    written += step.written;
+                    if inflate.ended() {
+                        if *fed < prefix.len() {
+                            return Err(trailing());
+                        }
+                        self.state = State::Done;
+                    } else if step.read == 0 && step.written == 0 {
+                        break;
+                    }
+                }
+                State::Zlib { inflate, adler } => {
+                    if written == output.len() {
+                        break;
+                    }
+                    let out = &mut output[written..];
+                    let step = inflate.run(&input[read..], out).map_err(corrupt)?;
+                    if let Some(decoded) = out.get(..step.written) {
+                        adler.update(decoded);
+                    }
+                    read += step.read;
+                    written += step.written;
+                    if inflate.ended() {
+                        self.state = State::Trailer {
+                            sum: adler.sum(),
+                            buf: [0; 4],
+                            len: 0,
+                        };
+                    } else if step.read == 0 && step.written == 0 {
+                        break;
+                    }
+                }
+                State::Trailer { sum, buf, len } => {
+                    let take = (buf.len() - *len).min(input.len() - read);
+                    buf[*len..*len + take].copy_from_slice(&input[read..read + take]);
+                    *len += take;
+                    read += take;
+                    if *len < buf.len() {
+                        break;
+                    }
+                    let recorded = u32::from_be_bytes(*buf);
+                    if recorded != *sum {
+                        return Err(DecodeError::new(DecodeErrorKind::Checksum).with_message(
+                            format!(
+                                "deflate Adler-32 mismatch: the zlib trailer records {recorded:#010x}, the data sums to {sum:#010x}"
+                            ),
+                        ));
+                    }
+                    self.state = State::Done;
+                }
+                State::Done => {
+                    if read < input.len() {
+                        return Err(trailing());
+                    }
+                    break;
+                }
             }
-            let prefix = *buf;
-            self.state = State::Inflate {
-                inflate: Inflate::new(is_zlib_header(prefix[0], prefix[1])),
-                prefix,
-                fed: 0,
-            };
-        }
-        let State::Inflate {
-            inflate,
-            prefix,
-            fed,
-        } = &mut self.state
-        else {
-            return Ok(Progress::new(read, 0));
-        };
-        let mut written = 0;
-        while *fed < prefix.len() && written < output.len() {
-            let step = inflate
-                .run(&prefix[*fed..], &mut output[written..])
-                .map_err(corrupt)?;
-            *fed += step.read;
-            written += step.written;
-            if inflate.ended() || (step.read == 0 && step.written == 0) {
-                break;
-            }
-        }
-        if *fed == prefix.len() && written < output.len() {
-            let step = inflate
-                .run(&input[read..], &mut output[written..])
-                .map_err(corrupt)?;
-            read += step.read;
-            written += step.written;
-        }
-        if inflate.ended() && (read < input.len() || *fed < prefix.len()) {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingData)
-                .with_message("trailing bytes after the end of the deflate data"));
         }
         Ok(Progress::new(read, written))
     }
 
     fn finish(&mut self, output: &mut [u8]) -> Result<usize, DecodeError> {
+        // Output the inflater held back comes out first.
         let written = self.decode(&[], output)?.written();
         if written > 0 {
             return Ok(written);
         }
-        match &self.state {
-            State::Inflate { inflate, .. } if inflate.ended() => Ok(0),
+        match self.state {
+            State::Done => Ok(0),
             _ => Err(DecodeError::new(DecodeErrorKind::Truncated)),
+        }
+    }
+}
+
+fn trailing() -> DecodeError {
+    DecodeError::new(DecodeErrorKind::TrailingData)
+        .with_message("trailing bytes after the end of the deflate data")
+}
+
+/// Adler-32 (RFC 1950, section 9), the checksum of a zlib stream's decoded bytes.
+struct Adler32 {
+    a: u32,
+    b: u32,
+}
+
+/// The modulus of Adler-32: the largest prime below 2^16.
+const ADLER_MOD: u32 = 65521;
+
+/// The most bytes that can be summed before `b` must be reduced, starting from values
+/// below [`ADLER_MOD`], without overflowing a `u32` (zlib's `NMAX`).
+const ADLER_RUN: usize = 5552;
+
+impl Adler32 {
+    fn new() -> Adler32 {
+        Adler32 { a: 1, b: 0 }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for run in bytes.chunks(ADLER_RUN) {
+            for &byte in run {
+                self.a += u32::from(byte);
+                self.b += self.a;
+            }
+            self.a %= ADLER_MOD;
+            self.b %= ADLER_MOD;
+        }
+    }
+
+    fn sum(&self) -> u32 {
+        self.b << 16 | self.a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Adler32;
+
+    fn adler32(bytes: &[u8]) -> u32 {
+        let mut adler = Adler32::new();
+        adler.update(bytes);
+        adler.sum()
+    }
+
+    #[test]
+    fn adler32_known_values() {
+        assert_eq!(adler32(b""), 1);
+        assert_eq!(adler32(b"a"), 0x0062_0062);
+        assert_eq!(adler32(b"Wikipedia"), 0x11e6_0398);
+        // Long runs of the largest byte are where `b` would overflow unreduced; the
+        // value is the one zlib gives.
+        assert_eq!(adler32(&[0xff; 100_000]), 0x149a_302c);
+        // Fed in pieces of any size, the sum is the same.
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + i / 300) as u8).collect();
+        assert_eq!(adler32(&data), 0x6f80_e807);
+        for size in [1, 4999, 5552, 5553] {
+            let mut adler = Adler32::new();
+            for piece in data.chunks(size) {
+                adler.update(piece);
+            }
+            assert_eq!(adler.sum(), 0x6f80_e807, "pieces of {size}");
         }
     }
 }

@@ -41,7 +41,7 @@ impl GzipDecoder {
     pub(crate) fn new() -> GzipDecoder {
         GzipDecoder {
             state: State::Header(Header::new(true)),
-            inflate: Inflate::new(false),
+            inflate: Inflate::new(),
             crc: Crc::new(),
             size: 0,
         }
@@ -125,7 +125,7 @@ impl Decoder for GzipDecoder {
                         break;
                     }
                     self.state = State::Header(Header::new(false));
-                    self.inflate.reset(false);
+                    self.inflate.reset();
                 }
             }
         }

@@ -1,8 +1,10 @@
-//! A thin layer over flate2's raw inflater, shared by gzip and deflate.
+//! A thin layer over flate2's raw inflater, shared by gzip and deflate. Both read
+//! their wrappers (gzip's header and trailer, zlib's header and Adler-32) themselves,
+//! so that each failure gets its own error kind whatever flate2's backend.
 
 use flate2::{Decompress, DecompressError, FlushDecompress, Status};
 
-/// An inflater for a zlib-wrapped or raw deflate stream.
+/// An inflater for a raw deflate stream (RFC 1951).
 pub(super) struct Inflate {
     inner: Decompress,
     ended: bool,
@@ -15,21 +17,21 @@ pub(super) struct Step {
 }
 
 impl Inflate {
-    pub(super) fn new(zlib: bool) -> Inflate {
+    pub(super) fn new() -> Inflate {
         Inflate {
-            inner: Decompress::new(zlib),
+            inner: Decompress::new(false),
             ended: false,
         }
     }
 
     /// Starts a new stream, reusing the inflater's memory.
     #[cfg(feature = "gzip")]
-    pub(super) fn reset(&mut self, zlib: bool) {
-        self.inner.reset(zlib);
+    pub(super) fn reset(&mut self) {
+        self.inner.reset(false);
         self.ended = false;
     }
 
-    /// Whether the stream's end (and, for zlib, its checksum) has been read.
+    /// Whether the stream's last block has been read.
     pub(super) fn ended(&self) -> bool {
         self.ended
     }
