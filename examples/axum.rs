@@ -16,6 +16,8 @@ use axum::routing::get;
 use towline::Client;
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What every handler shares.
 #[derive(Clone)]
 struct AppState {
@@ -49,7 +51,7 @@ async fn weather(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let upstream = TestServer::start(|req| match req.path() {
         "/forecast/Amsterdam" => Reply::text("rain, 12 °C"),
         "/forecast/Lisbon" => Reply::text("sun, 24 °C"),
@@ -79,16 +81,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("axum app on http://{addr}, upstream on {}", upstream.addr());
 
     let client = Client::new();
-    for city in ["Amsterdam", "Lisbon", "Amsterdam", "Atlantis"] {
+    for (city, expected_status, expected_text) in [
+        ("Amsterdam", StatusCode::OK, "Amsterdam: rain, 12 °C"),
+        ("Lisbon", StatusCode::OK, "Lisbon: sun, 24 °C"),
+        ("Amsterdam", StatusCode::OK, "Amsterdam: rain, 12 °C"),
+        (
+            "Atlantis",
+            StatusCode::NOT_FOUND,
+            "no forecast for Atlantis",
+        ),
+    ] {
         let response = client
             .get(format!("http://{addr}/weather/{city}"))
             .send()
             .await?;
         let status = response.status();
-        println!(
-            "GET /weather/{city:<10} -> {status}: {}",
-            response.text().await?
-        );
+        let text = response.text().await?;
+        println!("GET /weather/{city:<10} -> {status}: {text}");
+        check(
+            status == expected_status && text.starts_with(expected_text),
+            &format!("{expected_status} \"{expected_text}\" for {city}"),
+        )?;
     }
 
     let stats = state.upstream.pool_stats();
@@ -96,13 +109,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "the app's client opened {} connection(s) to the upstream and reused them {} times",
         stats.opened, stats.reused
     );
+    check(
+        stats.opened == 1 && stats.reused == 3,
+        "the app's 4 upstream requests to share 1 connection",
+    )?;
+    let seen = upstream.requests();
     println!(
         "the upstream saw User-Agent {:?}",
-        upstream
-            .requests()
-            .first()
-            .and_then(|r| r.header("user-agent").map(str::to_owned))
+        seen.first().and_then(|r| r.header("user-agent"))
     );
+    check(
+        seen.len() == 4
+            && seen
+                .iter()
+                .all(|r| r.header("user-agent") == Some("weather-app/1.0")),
+        "the upstream to see the app's User-Agent on all 4 requests",
+    )?;
 
     // Our own keep-alive connection to the app would hold the graceful shutdown open
     // until it closes, so close it first.
@@ -113,4 +135,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     upstream.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

@@ -19,6 +19,8 @@ use towline::body::{Body, read_body};
 use towline::connect::{Connector, Destination, TcpConnecting, TcpDialer};
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Sends connections for mapped `(host, port)` pairs to other addresses, and dials
 /// everything else as usual.
 #[derive(Clone, Debug)]
@@ -50,7 +52,7 @@ impl Service<Destination> for ConnectTo {
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), towline::Error> {
+async fn main() -> Result<(), BoxError> {
     let server = TestServer::start(|req| {
         let host = req.header("host").unwrap_or("?").to_owned();
         Reply::text(format!("served {} for Host: {host}\n", req.path()))
@@ -65,17 +67,34 @@ async fn main() -> Result<(), towline::Error> {
     let connector = Connector::builder().build_with_dialer(dialer);
 
     for path in ["/v1/status", "/v1/users"] {
-        let request = Request::get(format!("http://api.example.test{path}"))
-            .body(Body::empty())
-            .expect("valid request");
+        let request = Request::get(format!("http://api.example.test{path}")).body(Body::empty())?;
         let response = connector.clone().oneshot(request).await?;
         let body = read_body(response.into_body()).await?;
-        print!("{}", String::from_utf8_lossy(&body));
+        let body = String::from_utf8_lossy(&body);
+        print!("{body}");
+        check(
+            body == format!("served {path} for Host: api.example.test\n"),
+            "the local server to answer for api.example.test",
+        )?;
     }
     let stats = connector.pool_stats();
     println!(
         "{} connection opened, {} reused: the pool keys on the URI's host, not the address",
         stats.opened, stats.reused
     );
+    check(
+        stats.opened == 1 && stats.reused == 1,
+        "1 connection opened and reused once",
+    )?;
+    server.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

@@ -35,15 +35,11 @@ async fn main() -> Result<(), BoxError> {
     let client = Client::builder().cookie_jar(jar.clone()).build()?;
 
     println!("== a cookie set on a redirect reaches the next hop");
-    print!(
-        "{}",
-        client
-            .get(server.url("/login"))
-            .send()
-            .await?
-            .text()
-            .await?
-    );
+    let body = get(&client, &server.url("/login")).await?;
+    check(
+        body.contains("session=s3cr3t; theme=dark"),
+        "/account to get both cookies set by /login",
+    )?;
 
     println!("\n== path-scoped cookies stay in their path");
     client
@@ -52,29 +48,21 @@ async fn main() -> Result<(), BoxError> {
         .await?
         .text()
         .await?;
-    print!(
-        "{}",
-        client
-            .get(server.url("/account/settings"))
-            .send()
-            .await?
-            .text()
-            .await?
-    );
-    print!(
-        "{}",
-        client
-            .get(server.url("/elsewhere"))
-            .send()
-            .await?
-            .text()
-            .await?
-    );
+    let inside = get(&client, &server.url("/account/settings")).await?;
+    let outside = get(&client, &server.url("/elsewhere")).await?;
+    check(
+        inside.contains("scoped=only-here") && !outside.contains("scoped"),
+        "the `scoped` cookie sent to /account/settings only",
+    )?;
 
     println!("\n== a cookie for a public suffix is refused");
     client.get(server.url("/evil")).send().await?.text().await?;
     let names: Vec<String> = jar.iter().map(|c| c.name().to_owned()).collect();
     println!("the jar holds {names:?}: no `tracker` for every .com site");
+    check(
+        names.len() == 3 && !names.iter().any(|n| n == "tracker"),
+        "the jar to hold its 3 cookies and no tracker",
+    )?;
 
     println!("\n== saved as cookies.txt and loaded into a new client");
     let path = std::env::temp_dir().join(format!("towline-cookies-{}.txt", std::process::id()));
@@ -88,22 +76,39 @@ async fn main() -> Result<(), BoxError> {
     }
     let fresh = Jar::new();
     let report = fresh.load(&path)?;
+    std::fs::remove_file(&path)?;
     println!(
         "loaded {} cookies, skipped {} lines",
         report.loaded(),
         report.skipped().len()
     );
+    check(
+        saved == 3 && report.loaded() == 3 && report.skipped().is_empty(),
+        "3 cookies saved and the same 3 loaded",
+    )?;
     let next = Client::builder().cookie_jar(fresh).build()?;
-    print!(
-        "{}",
-        next.get(server.url("/account"))
-            .send()
-            .await?
-            .text()
-            .await?
-    );
-    std::fs::remove_file(&path)?;
+    let body = get(&next, &server.url("/account")).await?;
+    check(
+        body.contains("session=s3cr3t; theme=dark"),
+        "the new client to send the loaded cookies",
+    )?;
 
     server.assert_no_panics();
     Ok(())
+}
+
+/// Sends a GET and prints and returns the answer's body.
+async fn get(client: &Client, url: &str) -> Result<String, towline::Error> {
+    let body = client.get(url).send().await?.text().await?;
+    print!("{body}");
+    Ok(body)
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

@@ -14,6 +14,8 @@ use std::io::{Read, Write};
 use towline::Client;
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(data)?;
@@ -21,7 +23,7 @@ fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let text = "All work and no play makes Jack a dull boy.\n".repeat(500);
     let coded = gzip(text.as_bytes())?;
     println!(
@@ -29,8 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         text.len(),
         coded.len()
     );
+    let served = coded.clone();
     let server = TestServer::start(move |req| {
-        Reply::text(coded.clone())
+        Reply::text(served.clone())
             .header("Content-Encoding", "gzip")
             .header(
                 "X-Accept-Encoding-Seen",
@@ -39,22 +42,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     })
     .await;
 
-    for (name, client) in [
-        ("Client::new()", Client::new()),
-        ("gzip(false)", Client::builder().gzip(false).build()?),
+    for (name, decodes, client) in [
+        ("Client::new()", true, Client::new()),
+        ("gzip(false)", false, Client::builder().gzip(false).build()?),
     ] {
         println!("\n== {name}");
         let response = client.get(server.url("/story.txt")).send().await?;
         let headers = response.headers();
-        println!(
-            "sent Accept-Encoding: {:?}",
-            headers.get("x-accept-encoding-seen")
-        );
+        let offered = headers.get("x-accept-encoding-seen");
+        println!("sent Accept-Encoding: {offered:?}");
+        let offered_gzip = offered
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("gzip"));
         println!(
             "Content-Encoding: {:?}, Content-Length: {:?}",
             headers.get("content-encoding"),
             headers.get("content-length")
         );
+        let coded_headers = headers.contains_key("content-encoding");
+        let coded_length = headers.contains_key("content-length");
         let body = response.bytes().await?;
         if body.starts_with(&[0x1f, 0x8b]) {
             // Still coded: gunzip it ourselves to check it is the same text.
@@ -76,8 +82,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 String::from_utf8_lossy(first_line)
             );
         }
+        if decodes {
+            check(
+                offered_gzip && !coded_headers && !coded_length && body == text.as_bytes(),
+                "Client::new() to offer gzip and hand back the decoded text without the \
+                 coded body's headers",
+            )?;
+        } else {
+            check(
+                !offered_gzip && coded_headers && body == coded,
+                "gzip(false) not to offer gzip and to hand back the gzip bytes as sent",
+            )?;
+        }
     }
 
     server.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

@@ -16,12 +16,15 @@
 //! For each answer it prints what `connection_info()` tells about the connection.
 
 use towline::Client;
+use towline::tls::rustls::ProtocolVersion;
 use towline::tls::{TlsConfig, TlsVersion};
 use towline_test::tls::TestCa;
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
     let server = TestServer::builder()
@@ -41,7 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client = Client::builder()
         .tls_config(TlsConfig::builder().replace_roots_pem(ca_pem.as_bytes()))
         .build()?;
-    get(&client, &server.url_for_host("localhost", "/")).await?;
+    let answer = get(&client, &server.url_for_host("localhost", "/")).await?;
+    check(
+        answer.alpn == "h2" && answer.body == "hello over HTTP/2",
+        "a verified connection speaking HTTP/2",
+    )?;
 
     println!("\n== one TLS configuration per host");
     let h2 = TlsConfig::builder()
@@ -65,16 +72,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }
         })
         .build()?;
-    get(&client, &server.url_for_host("localhost", "/")).await?;
-    get(&client, &server.url_for_host("127.0.0.1", "/")).await?;
+    let answer = get(&client, &server.url_for_host("localhost", "/")).await?;
+    check(
+        answer.alpn == "h2" && answer.body == "hello over HTTP/2",
+        "localhost to get HTTP/2",
+    )?;
+    let answer = get(&client, &server.url_for_host("127.0.0.1", "/")).await?;
+    check(
+        answer.alpn == "http/1.1"
+            && answer.tls_version == Some(ProtocolVersion::TLSv1_3)
+            && answer.body == "hello over HTTP/1.1",
+        "127.0.0.1 to get HTTP/1.1 over TLS 1.3",
+    )?;
 
     println!("\n== the default client does not know the test CA");
     match Client::new().get(server.url("/")).send().await {
-        Ok(response) => println!("unexpected: {}", response.status()),
-        Err(err) => println!("refused, is_tls={}: {err}", err.is_tls()),
+        Ok(response) => {
+            return Err(format!("the default client got {}", response.status()).into());
+        }
+        Err(err) => {
+            println!("refused, is_tls={}: {err}", err.is_tls());
+            check(err.is_tls(), "the refusal to be a TLS error")?;
+        }
     }
     // The server notes the failure on its own task, a moment after the client gives up.
-    for _ in 0..100 {
+    for _ in 0..200 {
         if server.tls_handshake_failures() > 0 {
             break;
         }
@@ -84,28 +106,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "the server counted {} failed handshake(s)",
         server.tls_handshake_failures()
     );
+    check(
+        server.tls_handshake_failures() > 0,
+        "the server to count a failed handshake",
+    )?;
 
     server.assert_no_panics();
     Ok(())
 }
 
+/// What a GET showed: the protocol agreed by ALPN, the TLS version, and the body.
+struct Answer {
+    alpn: String,
+    tls_version: Option<ProtocolVersion>,
+    body: String,
+}
+
 /// Sends a GET and prints the answer and what is known about its connection.
-async fn get(client: &Client, url: &str) -> Result<(), towline::Error> {
+async fn get(client: &Client, url: &str) -> Result<Answer, towline::Error> {
     let response = client.get(url).send().await?;
     println!("GET {url} -> {}", response.status());
-    if let Some(info) = response.connection_info() {
-        let alpn = info
-            .alpn_protocol
-            .as_ref()
-            .map(|p| String::from_utf8_lossy(p).into_owned());
+    let info = response.connection_info().cloned();
+    let alpn = info
+        .as_ref()
+        .and_then(|i| i.alpn_protocol.as_ref())
+        .map_or_else(
+            || "(none)".to_owned(),
+            |p| String::from_utf8_lossy(p).into_owned(),
+        );
+    if let Some(info) = &info {
         println!(
-            "  TLS version {:?}, ALPN {:?}, {} certificate(s) from the server, {:?}",
+            "  TLS version {:?}, ALPN {alpn:?}, {} certificate(s) from the server, {:?}",
             info.tls_version,
-            alpn.as_deref().unwrap_or("(none)"),
             info.peer_certificates.as_ref().map_or(0, |c| c.len()),
             info.version,
         );
     }
-    println!("  body: {}", response.text().await?);
-    Ok(())
+    let body = response.text().await?;
+    println!("  body: {body}");
+    Ok(Answer {
+        alpn,
+        tls_version: info.and_then(|i| i.tls_version),
+        body,
+    })
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

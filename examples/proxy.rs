@@ -5,6 +5,7 @@
 //! Run with `cargo run -p towline-examples --example proxy`.
 
 use towline::Client;
+use towline::connect::{ProxyEndpoint, Route};
 use towline::proxy::{NoProxy, ProxyLayer, ProxyServer};
 use towline_test::{Reply, TestServer};
 
@@ -16,15 +17,25 @@ async fn main() -> Result<(), BoxError> {
     let layer = ProxyLayer::new("http://proxy.internal.test:3128".parse()?)
         .https(ProxyServer::parse("socks5h://user:secret@127.0.0.1:1080")?)
         .no_proxy(NoProxy::parse("localhost, .corp.test, 10.0.0.0/8"));
-    for uri in [
-        "http://example.test/",
-        "https://example.test/",
-        "http://build.corp.test/",
-        "http://10.1.2.3/",
-        "http://localhost:8080/",
+    let http_proxy = Route::HttpProxy(ProxyEndpoint::new("proxy.internal.test", 3128));
+    let socks = Route::Socks5 {
+        endpoint: ProxyEndpoint::new("127.0.0.1", 1080).basic_auth("user", "secret"),
+        remote_dns: true,
+    };
+    for (uri, expected) in [
+        ("http://example.test/", Some(&http_proxy)),
+        ("https://example.test/", Some(&socks)),
+        // Hosts on the no-proxy list go direct.
+        ("http://build.corp.test/", None),
+        ("http://10.1.2.3/", None),
+        ("http://localhost:8080/", None),
     ] {
         let route = layer.route_for(&uri.parse()?);
         println!("  {uri:<26} -> {route:?}");
+        check(
+            route.as_ref() == expected,
+            &format!("the route {expected:?} for {uri}"),
+        )?;
     }
 
     println!("\n== a request through an HTTP proxy");
@@ -46,6 +57,27 @@ async fn main() -> Result<(), BoxError> {
         .send()
         .await?;
     print!("  {}", response.text().await?);
+    let seen = proxy.requests();
+    let target = seen.first().map(|r| r.target.as_str());
+    let credentials = seen.first().and_then(|r| r.header("proxy-authorization"));
+    check(
+        seen.len() == 1 && target == Some("http://origin.test/catalog?page=2"),
+        "the proxy to receive the request in absolute form",
+    )?;
+    check(
+        // "scott:tiger" in base64.
+        credentials == Some("Basic c2NvdHQ6dGlnZXI="),
+        "the proxy to receive scott's credentials",
+    )?;
     proxy.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

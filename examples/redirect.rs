@@ -18,8 +18,10 @@ use towline::client::RedirectPolicy;
 use towline::redirect::TooManyRedirects;
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let server = TestServer::start(|req| match req.path() {
         "/form" => Reply::new(302).header("Location", "/thanks"),
         "/start" => Reply::new(301).header("Location", "/middle"),
@@ -46,17 +48,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let status = response.status();
         let location = response.headers().get("location").cloned();
         let effective = response.effective_uri().path().to_owned();
+        let hops = response.history().map_or(0, |h| h.len());
         let body = response.text().await?;
         if status.is_redirection() {
             println!("{policy:?}: handed back {status}, Location {location:?}");
         } else {
             println!("{policy:?}: followed to {effective}: {status}, \"{body}\"");
         }
+        if policy == RedirectPolicy::Strict {
+            check(
+                status == 302 && hops == 0 && location.is_some_and(|l| l == "/thanks"),
+                "Strict to hand back the 302 and its Location",
+            )?;
+        } else {
+            check(
+                status == 200 && hops == 1 && body == "GET /thanks with 0 bytes of body",
+                "BrowserLike to follow the 302 with a GET and no body",
+            )?;
+        }
     }
 
     println!("\n== a chain of redirects");
     let client = Client::new();
     let response = client.get(server.url("/start")).send().await?;
+    let mut statuses = Vec::new();
     if let Some(history) = response.history() {
         println!("{} redirect(s):", history.len());
         for hop in history {
@@ -67,34 +82,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 hop.status(),
                 hop.location()
             );
+            statuses.push(hop.status().as_u16());
         }
     }
-    println!("effective URI: {}", response.effective_uri());
-    println!("{}: {}", response.status(), response.text().await?);
+    let effective = response.effective_uri().clone();
+    println!("effective URI: {effective}");
+    let status = response.status();
+    let body = response.text().await?;
+    println!("{status}: {body}");
+    check(
+        statuses == [301, 307, 308],
+        "a history of three hops: 301, 307, 308",
+    )?;
+    check(
+        effective.path() == "/end" && status == 200 && body == "GET /end with 0 bytes of body",
+        "the chain to end with 200 at /end",
+    )?;
 
     println!("\n== a loop, with at most 5 redirects");
     let client = Client::builder().max_redirects(5).build()?;
-    match client.get(server.url("/ping")).send().await {
-        Ok(response) => println!("unexpected: {}", response.status()),
-        Err(err) => {
-            println!("is_redirect={}: {err}", err.is_redirect());
-            // The layer's own error is in the source chain.
-            let mut cause = err.source();
-            while let Some(e) = cause {
-                if let Some(too_many) = e.downcast_ref::<TooManyRedirects>() {
-                    let visited: Vec<&str> =
-                        too_many.history().iter().map(|h| h.uri().path()).collect();
-                    println!(
-                        "TooManyRedirects: limit {}, visited {}",
-                        too_many.limit(),
-                        visited.join(" -> ")
-                    );
-                }
-                cause = e.source();
-            }
+    let err = match client.get(server.url("/ping")).send().await {
+        Ok(response) => {
+            return Err(format!("the loop ended in {}, not an error", response.status()).into());
         }
-    }
+        Err(err) => err,
+    };
+    println!("is_redirect={}: {err}", err.is_redirect());
+    check(err.is_redirect(), "the loop to end in a redirect error")?;
+    // The layer's own error is in the source chain.
+    let too_many = std::iter::successors(err.source(), |&e| e.source())
+        .find_map(|e| e.downcast_ref::<TooManyRedirects>());
+    let Some(too_many) = too_many else {
+        return Err("the redirect error holds no TooManyRedirects".into());
+    };
+    let visited: Vec<&str> = too_many.history().iter().map(|h| h.uri().path()).collect();
+    println!(
+        "TooManyRedirects: limit {}, visited {}",
+        too_many.limit(),
+        visited.join(" -> ")
+    );
+    check(
+        too_many.limit() == 5 && visited.len() == 6,
+        "5 redirects followed and the 6th refused",
+    )?;
 
     server.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }

@@ -9,8 +9,10 @@
 use towline::Client;
 use towline_test::{Reply, TestServer};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let server = TestServer::start(|req| {
         Reply::text(format!(
             "you asked for {} {}\nyour user agent is {}\n",
@@ -31,7 +33,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .send()
         .await?;
 
-    println!("status:  {}", response.status());
+    let status = response.status();
+    let served_by = response.headers().get("x-served-by").cloned();
+    println!("status:  {status}");
     println!("version: {:?}", response.version());
     println!("headers:");
     for (name, value) in response.headers() {
@@ -43,7 +47,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for line in body.lines() {
         println!("  | {line}");
     }
+    check(status == 200, "200 OK")?;
+    check(
+        served_by.is_some_and(|v| v == "towline-test"),
+        "the server's X-Served-By header",
+    )?;
+    check(
+        body.starts_with("you asked for GET /hello?lang=en\n")
+            && body.contains("your user agent is towline/"),
+        "the server to see GET /hello?lang=en from towline's User-Agent",
+    )?;
 
     server.assert_no_panics();
     Ok(())
+}
+
+/// Stops the example with an error when what it just showed did not happen.
+fn check(happened: bool, what: &str) -> Result<(), BoxError> {
+    if happened {
+        Ok(())
+    } else {
+        Err(format!("expected {what}, and it did not happen").into())
+    }
 }
