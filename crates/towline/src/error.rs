@@ -7,6 +7,41 @@
 //! [`LengthMismatch`], [`LengthLimitExceeded`], [`DialError`](crate::connect::DialError),
 //! [`ProxyError`](crate::connect::ProxyError)) are public so that code holding a
 //! [`BoxError`] can downcast to them.
+//!
+//! ```
+//! use tower::ServiceExt;
+//! use towline::body::Body;
+//! use towline::connect::Connector;
+//! use towline::{Error, Kind};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A port nothing listens on: bound, then closed.
+//! let port = std::net::TcpListener::bind("127.0.0.1:0")
+//!     .and_then(|l| l.local_addr())
+//!     .map(|a| a.port())
+//!     .expect("a free port");
+//! let request = http::Request::get(format!("http://127.0.0.1:{port}/"))
+//!     .body(Body::empty())
+//!     .expect("a valid request");
+//! let err: Error = Connector::new()
+//!     .oneshot(request)
+//!     .await
+//!     .expect_err("nothing listens there");
+//! assert_eq!(err.kind(), Kind::Connect);
+//! assert!(err.is_connect() && !err.is_timeout());
+//! assert_eq!(err.uri().map(|u| u.port_u16()), Some(Some(port)));
+//! // The written text names the URI and the cause, on one line.
+//! assert!(err.to_string().starts_with("connection failed for http://127.0.0.1:"));
+//! // The cause is reachable for code that needs it.
+//! assert!(std::error::Error::source(&err).is_some());
+//!
+//! // A request towline refuses before any I/O.
+//! let bad = http::Request::get("/no/scheme").body(Body::empty()).expect("a request");
+//! let err = Connector::new().oneshot(bad).await.expect_err("no scheme");
+//! assert!(err.is_invalid_request());
+//! # }
+//! ```
 
 use std::any::Any;
 use std::error::Error as StdError;

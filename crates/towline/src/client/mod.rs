@@ -1,8 +1,9 @@
 //! The `Client` facade: every layer stacked once, with good defaults.
 //!
 //! [`Client`] is what most programs want: one cheaply cloned, `Send + Sync` value that
-//! follows redirects, keeps cookies, decodes gzip and deflate, retries a request once when a pooled
-//! connection turns out to be dead, verifies TLS, pools connections, and sends a
+//! follows redirects, keeps cookies, decodes gzip and deflate (and br and zstd with
+//! their features), retries a request once when a pooled connection turns out to be
+//! dead, verifies TLS, pools connections, and sends a
 //! `User-Agent` of `towline/<version>`. It is itself a
 //! `tower::Service<http::Request<Body>>`, so tower-http's layers and tower's utilities
 //! wrap it like any other service.
