@@ -1021,3 +1021,66 @@ fn the_layer_is_a_cheap_clone() {
     assert_clone_send_sync::<RedirectHistory>();
     assert_eq!(std::mem::size_of::<Strict>(), 0);
 }
+
+/// A stack whose request body is boxed (as with tower-http and hyper-util) can use the
+/// layer: a 303 is followed as GET with an empty body, and a 307, which would need the
+/// body again, is handed back.
+#[tokio::test]
+async fn a_boxed_request_body_is_followed_when_it_need_not_be_replayed() {
+    use http_body_util::BodyExt;
+    use http_body_util::combinators::BoxBody;
+
+    type Boxed = BoxBody<Bytes, std::convert::Infallible>;
+    let log = Arc::new(Mutex::new(Vec::<(Method, String, Bytes)>::new()));
+    let record = Arc::clone(&log);
+    let inner = tower::service_fn(move |request: Request<Boxed>| {
+        let log = Arc::clone(&record);
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let path = parts.uri.path().to_owned();
+            log.lock()
+                .expect("log")
+                .push((parts.method, path.clone(), body));
+            Ok::<_, BoxError>(match path.as_str() {
+                "/see-other" => redirect(303, "/done"),
+                "/temporary" => redirect(307, "/done"),
+                _ => Response::new("done".to_owned()),
+            })
+        }
+    });
+    let service = FollowRedirectLayer::new().layer(inner);
+    let post = |path: &str| {
+        Request::post(format!("http://h.test{path}"))
+            .body(http_body_util::Full::new(Bytes::from_static(b"payload")).boxed())
+            .expect("request")
+    };
+
+    let response = service
+        .clone()
+        .oneshot(post("/see-other"))
+        .await
+        .expect("followed");
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = service
+        .clone()
+        .oneshot(post("/temporary"))
+        .await
+        .expect("handed back");
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+
+    let log = log.lock().expect("log").clone();
+    let payload = Bytes::from_static(b"payload");
+    assert_eq!(
+        log,
+        vec![
+            (Method::POST, "/see-other".to_owned(), payload.clone()),
+            (Method::GET, "/done".to_owned(), Bytes::new()),
+            (Method::POST, "/temporary".to_owned(), payload),
+        ]
+    );
+}
