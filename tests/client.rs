@@ -147,6 +147,42 @@ async fn each_decompression_switch_affects_its_own_coding_only() {
     server.assert_no_panics();
 }
 
+/// `decompression_with` reaches the layer's other settings: one coding allowed, a
+/// body coded twice fails to decode; the default (three) decodes it.
+#[tokio::test]
+async fn decompression_with_adjusts_the_layer() {
+    let twice = gzip(&gzip(&[b'q'; 3000]));
+    let server = TestServer::start(move |_| {
+        Reply::text(twice.clone()).header("content-encoding", "gzip, gzip")
+    })
+    .await;
+    let strict = Client::builder()
+        .decompression_with(|layer| layer.max_codings(1))
+        .build()
+        .expect("client");
+    let response = strict.get(server.url("/")).send().await.expect("head");
+    let err = response
+        .bytes()
+        .await
+        .expect_err("two codings, one allowed");
+    assert!(err.is_decode(), "{err}");
+    assert!(err.to_string().contains("coding"), "{err}");
+
+    let default = Client::new();
+    let response = default.get(server.url("/")).send().await.expect("head");
+    assert_eq!(response.bytes().await.expect("decoded"), vec![b'q'; 3000]);
+
+    // Not called when the layer is off.
+    let off = Client::builder()
+        .decompression(false)
+        .decompression_with(|_| panic!("called with decompression off"))
+        .build()
+        .expect("client");
+    let response = off.get(server.url("/")).send().await.expect("head");
+    assert!(response.headers().contains_key("content-encoding"));
+    server.assert_no_panics();
+}
+
 #[tokio::test]
 async fn persistent_off_opens_one_connection_per_request() {
     let server = TestServer::start(|_| Reply::text("x")).await;

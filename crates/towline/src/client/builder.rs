@@ -369,6 +369,34 @@ impl ClientBuilder {
         self
     }
 
+    /// Adjusts the decompression layer beyond the switches above: `configure` gets the
+    /// layer as they set it up and returns it changed, for instance with
+    /// [`max_codings`](crate::decompress::DecompressionLayer::max_codings) or a
+    /// [`decoder`](crate::decompress::DecompressionLayer::decoder) of your own. It is
+    /// not called when [`decompression(false)`](Self::decompression) is set. A second
+    /// call replaces the first.
+    ///
+    /// ```
+    /// use towline::decompress::DecompressionLayer;
+    ///
+    /// let client = towline::Client::builder()
+    ///     .decompression_with(|layer: DecompressionLayer| layer.max_codings(1))
+    ///     .build()
+    ///     .expect("a client");
+    /// # let _ = client;
+    /// ```
+    #[cfg(feature = "decompress")]
+    pub fn decompression_with<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(crate::decompress::DecompressionLayer) -> crate::decompress::DecompressionLayer
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.decompress.configure = Some(Configure(std::sync::Arc::new(configure)));
+        self
+    }
+
     /// The TLS configuration for every host, or a per-host policy.
     ///
     /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new): the bundled web PKI
@@ -510,6 +538,26 @@ struct Codecs {
     #[cfg(feature = "zstd")]
     zstd: bool,
     limit: Option<u64>,
+    #[cfg(feature = "decompress")]
+    configure: Option<Configure>,
+}
+
+/// The function given to [`ClientBuilder::decompression_with`].
+#[cfg(feature = "decompress")]
+#[derive(Clone)]
+struct Configure(
+    std::sync::Arc<
+        dyn Fn(crate::decompress::DecompressionLayer) -> crate::decompress::DecompressionLayer
+            + Send
+            + Sync,
+    >,
+);
+
+#[cfg(feature = "decompress")]
+impl fmt::Debug for Configure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Configure(..)")
+    }
 }
 
 impl Default for Codecs {
@@ -523,6 +571,8 @@ impl Default for Codecs {
             #[cfg(feature = "zstd")]
             zstd: true,
             limit: Some(256 * 1024 * 1024),
+            #[cfg(feature = "decompress")]
+            configure: None,
         }
     }
 }
@@ -553,6 +603,9 @@ impl Codecs {
         #[cfg(feature = "zstd")]
         {
             layer = layer.zstd(self.zstd);
+        }
+        if let Some(Configure(configure)) = &self.configure {
+            layer = configure(layer);
         }
         Some(layer)
     }
