@@ -48,6 +48,20 @@ async fn get(client: &Client, url: &str) -> Response<DecompressionBody<ResponseB
 }
 
 /// Serves `coded` with `Content-Encoding: encoding` on every path.
+/// A server answering with `coded` as `Content-Encoding: encoding`: whole at `/`, one
+/// byte a chunk at `/frames`.
+async fn serve_whole_and_in_frames(encoding: &'static str, coded: Bytes) -> TestServer {
+    TestServer::start(move |req| {
+        let reply = Reply::text(coded.clone()).header("Content-Encoding", encoding);
+        if req.path() == "/frames" {
+            reply.chunked(1)
+        } else {
+            reply
+        }
+    })
+    .await
+}
+
 async fn serve(encoding: &'static str, coded: Vec<u8>) -> TestServer {
     let coded = Bytes::from(coded);
     TestServer::start(move |_| Reply::text(coded.clone()).header("Content-Encoding", encoding))
@@ -117,31 +131,6 @@ fn big_text() -> &'static [u8] {
     TEXT.get_or_init(|| text(64 << 20))
 }
 
-/// A gzip body of `mib` MiB of zeros, about 1 KiB per MiB, made without compressing
-/// all of it: the deflate data of 1 MiB of zeros, ended by a sync flush, decodes to
-/// the same 1 MiB after any run of zeros, so it is repeated `mib` times and closed
-/// with an empty final block. The CRC is combined from the 1 MiB one.
-fn gzip_bomb(mib: usize) -> Vec<u8> {
-    let zeros = vec![0u8; 1 << 20];
-    let mut e = DeflateEncoder::new(Vec::new(), Compression::best());
-    e.write_all(&zeros).expect("write");
-    e.flush().expect("sync flush");
-    let segment = e.get_ref().clone();
-    let mut crc_1mib = flate2::Crc::new();
-    crc_1mib.update(&zeros);
-    let mut crc = flate2::Crc::new();
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
-    for _ in 0..mib {
-        out.extend_from_slice(&segment);
-        crc.combine(&crc_1mib);
-    }
-    // A final block of fixed codes holding only the end-of-block code.
-    out.extend_from_slice(&[0x03, 0x00]);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&((mib as u64) << 20).to_le_bytes()[..4]);
-    out
-}
-
 /// Reads a decoded body to its end, comparing it with `expected` as it streams.
 /// Returns the largest frame seen.
 async fn assert_streams(
@@ -193,15 +182,7 @@ async fn small_bodies_decode_per_coding_also_in_1_byte_frames() {
     let data = text(3000);
     for (name, token, encode) in CODINGS {
         let coded = Bytes::from(encode(&data, Compression::default()));
-        let server = TestServer::start(move |req| {
-            let reply = Reply::text(coded.clone()).header("Content-Encoding", token);
-            if req.path() == "/frames" {
-                reply.chunked(1)
-            } else {
-                reply
-            }
-        })
-        .await;
+        let server = serve_whole_and_in_frames(token, coded).await;
         let client = client(DecompressionLayer::new());
         for path in ["/", "/frames"] {
             let response = get(&client, &server.url(path)).await;
@@ -310,15 +291,7 @@ async fn bad_crc_bad_isize_and_trailing_garbage_are_decode_errors() {
     let n = bad_adler.len();
     bad_adler[n - 3] ^= 0x10;
     let bad_adler = Bytes::from(bad_adler);
-    let server = TestServer::start(move |req| {
-        let reply = Reply::text(bad_adler.clone()).header("Content-Encoding", "deflate");
-        if req.path() == "/frames" {
-            reply.chunked(1)
-        } else {
-            reply
-        }
-    })
-    .await;
+    let server = serve_whole_and_in_frames("deflate", bad_adler).await;
     for path in ["/", "/frames"] {
         let err = decode_error(&client, &server.url(path)).await;
         assert!(err.is_decode(), "{err}");
@@ -545,6 +518,7 @@ async fn a_1_mb_gzip_of_1_gib_stops_at_the_limit() {
 // Interop: Debian's nginx with `gzip on`
 
 mod support;
+use support::bombs::gzip_bomb;
 use support::nginx;
 
 #[tokio::test]
@@ -711,15 +685,7 @@ fn the_hand_written_streams_are_what_they_say() {
 async fn small_br_and_zstd_bodies_decode_also_in_1_byte_frames() {
     let data = small_text();
     for (token, coded) in [("br", SMALL_BR), ("zstd", SMALL_ZSTD)] {
-        let server = TestServer::start(move |req| {
-            let reply = Reply::text(coded).header("Content-Encoding", token);
-            if req.path() == "/frames" {
-                reply.chunked(1)
-            } else {
-                reply
-            }
-        })
-        .await;
+        let server = serve_whole_and_in_frames(token, Bytes::from_static(coded)).await;
         let client = client(DecompressionLayer::new());
         for path in ["/", "/frames"] {
             let response = get(&client, &server.url(path)).await;
@@ -853,15 +819,7 @@ async fn br_and_zstd_stack_with_gzip_and_each_other() {
     let client = client(DecompressionLayer::new());
     for (encoding, coded, expected) in cases {
         let coded = Bytes::from(coded);
-        let server = TestServer::start(move |req| {
-            let reply = Reply::text(coded.clone()).header("Content-Encoding", encoding);
-            if req.path() == "/frames" {
-                reply.chunked(1)
-            } else {
-                reply
-            }
-        })
-        .await;
+        let server = serve_whole_and_in_frames(encoding, coded).await;
         for path in ["/", "/frames"] {
             let response = get(&client, &server.url(path)).await;
             assert!(response.headers().get("content-encoding").is_none());

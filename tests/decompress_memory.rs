@@ -18,13 +18,11 @@
 //! test), so no other test's buffers, or memory an earlier test left with the
 //! allocator, can hide or inflate its peak.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::Command;
 use std::time::Instant;
 
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::DeflateEncoder;
 use http::Request;
 use http_body_util::BodyExt;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -35,6 +33,9 @@ use towline::decompress::{
     DEFAULT_LIMIT, DecodedTooLarge, Decompression, DecompressionLayer, ZSTD_MAX_WINDOW,
 };
 use towline_test::{Reply, TestServer};
+
+mod support;
+use support::bombs::gzip_bomb;
 
 #[global_allocator]
 static HEAP: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -212,31 +213,6 @@ async fn serve(coding: &'static str, bomb: Vec<u8>) -> TestServer {
 
 // ---------------------------------------------------------------------------------
 // The bombs
-
-/// A gzip body of `mib` MiB of zeros, about 1 KiB per MiB: the deflate data of 1 MiB
-/// of zeros, ended by a sync flush, decodes to the same 1 MiB after any run of zeros,
-/// so it is repeated `mib` times and closed with an empty final block. The CRC is
-/// combined from the 1 MiB one.
-fn gzip_bomb(mib: usize) -> Vec<u8> {
-    let zeros = vec![0u8; 1 << 20];
-    let mut e = DeflateEncoder::new(Vec::new(), Compression::best());
-    e.write_all(&zeros).expect("write");
-    e.flush().expect("sync flush");
-    let segment = e.get_ref().clone();
-    let mut crc_1mib = flate2::Crc::new();
-    crc_1mib.update(&zeros);
-    let mut crc = flate2::Crc::new();
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255];
-    for _ in 0..mib {
-        out.extend_from_slice(&segment);
-        crc.combine(&crc_1mib);
-    }
-    // A final block of fixed codes holding only the end-of-block code.
-    out.extend_from_slice(&[0x03, 0x00]);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&((mib as u64) << 20).to_le_bytes()[..4]);
-    out
-}
 
 // `brotli -q 5 -w 24` writes zeros as a 16 MiB window (WBITS 24) and one meta-block of
 // 16 MiB after another, with the same 101 bits each time, not byte-aligned. These are

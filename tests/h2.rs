@@ -246,7 +246,7 @@ fn h2_error(err: &towline::Error) -> &h2::Error {
 
 /// Asserts `err` is the stale, unsent failure of a request that went out (nothing was
 /// handed back) and that the server rejected.
-fn assert_rejected_unsent(err: &towline::Error) {
+fn assert_unsent(err: &towline::Error) {
     let stale = err.stale_connection().expect("retryable");
     assert!(
         !stale.request_written(),
@@ -259,10 +259,12 @@ fn assert_rejected_unsent(err: &towline::Error) {
     );
 }
 
-#[tokio::test]
-async fn a_goaway_after_the_headers_went_out_is_a_stale_unsent_failure() {
+/// Sends a GET and a POST, each to a new server that treats its first request as
+/// `first` says, through the bare connector: each must fail as a stale, unsent request
+/// the server never processed, and `check` looks at the h2 error under it.
+async fn assert_rejected_unsent(first: First, check: impl Fn(&Method, &h2::Error)) {
     for method in [Method::GET, Method::POST] {
-        let server = H2Server::start(First::GoAwayAfterHeaders).await;
+        let server = H2Server::start(first).await;
         let connector = h2c();
         let err = bounded(
             connector
@@ -270,29 +272,27 @@ async fn a_goaway_after_the_headers_went_out_is_a_stale_unsent_failure() {
                 .oneshot(request(method.clone(), &server.url())),
         )
         .await
-        .expect_err("the server went away");
-        assert_rejected_unsent(&err);
-        let h2 = h2_error(&err);
-        assert!(
-            h2.is_go_away() && h2.is_remote(),
-            "{method}: the server's GOAWAY: {h2:?}"
-        );
-        assert_eq!(h2.reason(), Some(h2::Reason::NO_ERROR));
+        .expect_err("rejected");
+        assert!(err.is_stale_connection(), "{method}: {err}");
+        assert_unsent(&err);
+        check(&method, h2_error(&err));
         assert_eq!(connector.pool_stats().in_use, 0);
         assert_eq!(server.processed(), Vec::<String>::new());
     }
 }
 
-#[tokio::test]
-async fn the_retry_layer_sends_it_again_on_a_new_connection() {
+/// Sends a GET and a replayable POST through the retry layer, each to a new server that
+/// treats its first request as `first` says: each must succeed on a second connection,
+/// processed exactly once.
+async fn assert_retried_once(first: First) {
     for method in [Method::GET, Method::POST] {
-        let server = H2Server::start(First::GoAwayAfterHeaders).await;
+        let server = H2Server::start(first).await;
         let client = ServiceBuilder::new()
             .layer(RetryStaleLayer::new())
             .service(h2c());
         let response = bounded(client.oneshot(request(method.clone(), &server.url())))
             .await
-            .expect("retried");
+            .unwrap_or_else(|e| panic!("{method} retried: {e}"));
         assert_eq!(response.version(), http::Version::HTTP_2);
         assert_eq!(read_body(response.into_body()).await.expect("body"), "ok");
         assert_eq!(server.connections(), 2, "{method}: retried on a new one");
@@ -306,49 +306,37 @@ async fn the_retry_layer_sends_it_again_on_a_new_connection() {
 }
 
 #[tokio::test]
+async fn a_goaway_after_the_headers_went_out_is_a_stale_unsent_failure() {
+    assert_rejected_unsent(First::GoAwayAfterHeaders, |method, h2| {
+        assert!(
+            h2.is_go_away() && h2.is_remote(),
+            "{method}: the server's GOAWAY: {h2:?}"
+        );
+        assert_eq!(h2.reason(), Some(h2::Reason::NO_ERROR));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_retry_layer_sends_it_again_on_a_new_connection() {
+    assert_retried_once(First::GoAwayAfterHeaders).await;
+}
+
+#[tokio::test]
 async fn a_refused_stream_is_a_stale_unsent_failure() {
-    for method in [Method::GET, Method::POST] {
-        let server = H2Server::start(First::Refuse).await;
-        let connector = h2c();
-        let err = bounded(
-            connector
-                .clone()
-                .oneshot(request(method.clone(), &server.url())),
-        )
-        .await
-        .expect_err("refused");
-        assert!(err.is_stale_connection(), "{method}: {err}");
-        assert_rejected_unsent(&err);
-        let h2 = h2_error(&err);
+    assert_rejected_unsent(First::Refuse, |method, h2| {
         assert!(
             h2.is_reset() && h2.is_remote(),
             "{method}: the server's RST_STREAM: {h2:?}"
         );
         assert_eq!(h2.reason(), Some(h2::Reason::REFUSED_STREAM));
-        assert_eq!(connector.pool_stats().in_use, 0);
-        assert_eq!(server.processed(), Vec::<String>::new());
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_refused_stream_is_retried_once_for_get_and_for_a_replayable_post() {
-    for method in [Method::GET, Method::POST] {
-        let server = H2Server::start(First::Refuse).await;
-        let client = ServiceBuilder::new()
-            .layer(RetryStaleLayer::new())
-            .service(h2c());
-        let response = bounded(client.oneshot(request(method.clone(), &server.url())))
-            .await
-            .unwrap_or_else(|e| panic!("{method} retried: {e}"));
-        assert_eq!(read_body(response.into_body()).await.expect("body"), "ok");
-        assert_eq!(server.connections(), 2, "{method}: retried on a new one");
-        let expected = if method == Method::POST {
-            "POST pay once"
-        } else {
-            "GET "
-        };
-        assert_eq!(server.processed(), [expected], "processed exactly once");
-    }
+    assert_retried_once(First::Refuse).await;
 }
 
 #[tokio::test]
