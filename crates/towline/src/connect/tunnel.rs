@@ -59,39 +59,13 @@ where
         .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
 
     let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
     // Bytes of interim (1xx) heads already parsed and dropped from `buf`.
     let mut skipped = 0;
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let parsed = if buf.is_empty() {
-            Ok(httparse::Status::Partial)
-        } else {
-            response.parse(&buf)
-        };
-        match parsed {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = response
-                    .code
-                    .and_then(|c| StatusCode::from_u16(c).ok())
-                    .ok_or_else(|| {
-                        fail(ErrorKind::Protocol(
-                            "answered CONNECT with an invalid status code",
-                        ))
-                    })?;
-                if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
-                    // 100, 102, 103: an interim answer, the final one follows. The
-                    // heads together stay within MAX_HEAD.
-                    skipped += len;
-                    buf.drain(..len);
-                    if skipped >= MAX_HEAD {
-                        return Err(fail(ErrorKind::Protocol(
-                            "answered CONNECT with a response head larger than 16 KiB",
-                        )));
-                    }
-                    continue;
-                }
+        // Parsing is synchronous, so its 2 KiB of header slots never sit in this
+        // future's state (which every connection's future embeds, direct or not).
+        match parse_head(&buf).map_err(|why| fail(ErrorKind::Protocol(why)))? {
+            Head::Final { status, len } => {
                 if !status.is_success() {
                     debug!(
                         target: "towline::connect",
@@ -119,25 +93,22 @@ where
                 );
                 return Ok(());
             }
-            Ok(httparse::Status::Partial) if skipped + buf.len() < MAX_HEAD => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(fail(ErrorKind::Protocol(
-                    "answered CONNECT with a response head larger than 16 KiB",
-                )));
+            Head::Interim { len } => {
+                // 100, 102, 103: the final answer follows. The heads together stay
+                // within MAX_HEAD.
+                skipped += len;
+                buf.drain(..len);
+                if skipped >= MAX_HEAD {
+                    return Err(fail(ErrorKind::Protocol(TOO_LARGE)));
+                }
+                continue;
             }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(fail(ErrorKind::Protocol(
-                    "answered CONNECT with more than 64 header fields",
-                )));
-            }
-            Err(_) => {
-                return Err(fail(ErrorKind::Protocol(
-                    "answered CONNECT with a malformed response",
-                )));
-            }
+            Head::Partial if skipped + buf.len() < MAX_HEAD => {}
+            Head::Partial => return Err(fail(ErrorKind::Protocol(TOO_LARGE))),
         }
+        buf.reserve(1024);
         let n = io
-            .read(&mut chunk)
+            .read_buf(&mut buf)
             .await
             .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
         if n == 0 {
@@ -145,7 +116,47 @@ where
                 "closed the connection before answering CONNECT",
             )));
         }
-        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+const TOO_LARGE: &str = "answered CONNECT with a response head larger than 16 KiB";
+
+/// What the start of a proxy's answer to CONNECT holds.
+enum Head {
+    /// Not a whole head yet.
+    Partial,
+    /// A whole interim (`1xx` but 101) head of `len` bytes.
+    Interim { len: usize },
+    /// The whole final head, of `len` bytes.
+    Final { status: StatusCode, len: usize },
+}
+
+/// Parses the head at the start of `buf`, or says why it is no HTTP response head.
+fn parse_head(buf: &[u8]) -> Result<Head, &'static str> {
+    if buf.is_empty() {
+        return Ok(Head::Partial);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => {
+            let status = response
+                .code
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .ok_or("answered CONNECT with an invalid status code")?;
+            Ok(
+                if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+                    Head::Interim { len }
+                } else {
+                    Head::Final { status, len }
+                },
+            )
+        }
+        Ok(httparse::Status::Partial) => Ok(Head::Partial),
+        Err(httparse::Error::TooManyHeaders) => {
+            Err("answered CONNECT with more than 64 header fields")
+        }
+        Err(_) => Err("answered CONNECT with a malformed response"),
     }
 }
 
