@@ -520,6 +520,27 @@ async fn invalid_requests_fail_before_any_io() {
     );
 }
 
+/// Sends `/1` and then `/2` on `connector`, and asserts that the second failed as a
+/// stale connection after it was written, with a response started or not as
+/// `response_started` says, and with nothing handed back.
+async fn stale_on_the_second_request(
+    connector: &Connector,
+    server: &TestServer,
+    response_started: bool,
+) {
+    fetch(connector, &server.url("/1")).await;
+    let err = connector
+        .clone()
+        .oneshot(get(&server.url("/2")))
+        .await
+        .expect_err("the server closed the reused connection");
+    assert!(err.is_stale_connection(), "{err}");
+    let stale = err.stale_connection().expect("cause");
+    assert!(stale.request_written());
+    assert_eq!(stale.response_started(), response_started, "{err}");
+    assert!(err.take_unsent_request::<Body>().is_none(), "it was sent");
+}
+
 #[tokio::test]
 async fn a_reused_connection_closed_by_the_server_is_a_stale_connection() {
     let server = TestServer::builder()
@@ -529,17 +550,7 @@ async fn a_reused_connection_closed_by_the_server_is_a_stale_connection() {
         .await
         .expect("server");
     let connector = Connector::new();
-    fetch(&connector, &server.url("/1")).await;
-    let err = connector
-        .clone()
-        .oneshot(get(&server.url("/2")))
-        .await
-        .expect_err("the server closed instead of answering");
-    assert!(err.is_stale_connection(), "{err}");
-    let stale = err.stale_connection().expect("cause");
-    assert!(stale.request_written());
-    assert!(!stale.response_started());
-    assert!(err.take_unsent_request::<Body>().is_none(), "it was sent");
+    stale_on_the_second_request(&connector, &server, false).await;
     // A fresh connection never counts as stale.
     let (parts, _) = fetch(&connector, &server.url("/3")).await;
     assert!(!info(&parts).reused);
@@ -895,17 +906,7 @@ async fn a_reused_connection_closed_mid_status_line_says_the_response_started() 
     })
     .await;
     let connector = Connector::new();
-    fetch(&connector, &server.url("/1")).await;
-    let err = connector
-        .clone()
-        .oneshot(get(&server.url("/2")))
-        .await
-        .expect_err("the server closed mid-head");
-    assert!(err.is_stale_connection(), "{err}");
-    let stale = err.stale_connection().expect("cause");
-    assert!(stale.request_written());
-    assert!(stale.response_started(), "{err}");
-    assert!(err.take_unsent_request::<Body>().is_none(), "it was sent");
+    stale_on_the_second_request(&connector, &server, true).await;
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert!(!requests[1].answered);

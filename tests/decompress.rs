@@ -718,14 +718,9 @@ async fn br_and_zstd_bodies_of_64_mib_decode() {
     let data = &big_text()[..300_000];
     for (token, coded) in [("br", brotli_stored(data)), ("zstd", zstd_stored(data))] {
         let coded = Bytes::from(coded);
-        let server = TestServer::start(move |_| {
-            Reply::text(coded.clone())
-                .header("Content-Encoding", token)
-                .chunked(1)
-        })
-        .await;
+        let server = serve_whole_and_in_frames(token, coded).await;
         let client = client(DecompressionLayer::new());
-        let response = get(&client, &server.url("/")).await;
+        let response = get(&client, &server.url("/frames")).await;
         assert_streams(response.into_body(), data, token).await;
     }
 }
@@ -792,14 +787,9 @@ async fn compressed_br_and_zstd_bodies_of_many_blocks_decode_in_1_byte_frames() 
     for (token, coded) in [("br", brotli(data, 9, 64 << 10)), ("zstd", two_frames)] {
         assert!(coded.len() < data.len() / 3, "{token}: {}", coded.len());
         let coded = Bytes::from(coded);
-        let server = TestServer::start(move |_| {
-            Reply::text(coded.clone())
-                .header("Content-Encoding", token)
-                .chunked(1)
-        })
-        .await;
+        let server = serve_whole_and_in_frames(token, coded).await;
         let client = client(DecompressionLayer::new());
-        let response = get(&client, &server.url("/")).await;
+        let response = get(&client, &server.url("/frames")).await;
         assert!(response.body().is_decoding(), "{token}");
         assert_streams(response.into_body(), data, token).await;
     }
