@@ -238,10 +238,10 @@ impl Error {
     }
 
     /// Following a redirect failed: more redirects than the limit, a target that is
-    /// neither http nor https, or a refused https-to-http downgrade. The redirect
-    /// layer's error types (`TooManyRedirects`, `UnsupportedScheme`,
-    /// `DowngradeRefused`) can be found in the [`source()`](std::error::Error::source)
-    /// chain.
+    /// neither http nor https, a refused https-to-http downgrade, or two different
+    /// `Location`s. The redirect layer's error types (`TooManyRedirects`,
+    /// `UnsupportedScheme`, `DowngradeRefused`, `ConflictingLocations`) can be found in
+    /// the [`source()`](std::error::Error::source) chain.
     pub fn is_redirect(&self) -> bool {
         if self.inner.kind == Kind::Redirect {
             return true;

@@ -131,11 +131,13 @@ pub mod redirect;
 pub mod retry;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod uri;
 
 pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response};
 pub use error::{BoxError, Error, Kind, Result};
+pub use uri::{IntoUri, Url};
 
 /// The Rust blocks of the repository's README, compiled and run as doc tests.
 #[cfg(all(

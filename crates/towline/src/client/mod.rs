@@ -69,12 +69,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, Uri};
+use http::{HeaderMap, Method, Request};
 use tower_service::Service;
 
 use crate::body::Body;
 use crate::connect::{Connector, PoolStats};
 use crate::error::Error;
+use crate::uri::IntoUri;
 
 pub use body::ResponseBody;
 pub use builder::{ClientBuilder, RedirectPolicy};
@@ -153,50 +154,37 @@ impl Client {
     }
 
     /// Starts a GET request.
-    pub fn get<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub fn get(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::GET, uri)
     }
 
     /// Starts a POST request.
-    pub fn post<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub fn post(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::POST, uri)
     }
 
     /// Starts a PUT request.
-    pub fn put<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub fn put(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::PUT, uri)
     }
 
     /// Starts a DELETE request.
-    pub fn delete<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub fn delete(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::DELETE, uri)
     }
 
     /// Starts a HEAD request.
-    pub fn head<U: TryInto<Uri>>(&self, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub fn head(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::HEAD, uri)
     }
 
     /// Starts a request with any method.
-    pub fn request<U: TryInto<Uri>>(&self, method: Method, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    ///
+    /// `uri` is a `&str`, `String`, [`Url`](crate::Url) or `http::Uri`: strings are read
+    /// by the WHATWG URL Standard, as browsers read them (see [`crate::uri`]), and a
+    /// URL it refuses makes [`send`](RequestBuilder::send) fail with an error whose
+    /// [`is_invalid_request()`](Error::is_invalid_request) is true.
+    pub fn request(&self, method: Method, uri: impl IntoUri) -> RequestBuilder {
         RequestBuilder::new(self.clone(), method, uri)
     }
 

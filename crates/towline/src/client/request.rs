@@ -4,11 +4,12 @@ use std::fmt;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
+use http::{Method, Request};
 
 use super::{Client, RequestTimeout, Response};
 use crate::body::Body;
 use crate::error::{Error, Kind};
+use crate::uri::IntoUri;
 
 /// A request being built; [`send`](RequestBuilder::send) sends it.
 ///
@@ -39,13 +40,10 @@ fn invalid(what: &'static str, err: impl Into<crate::BoxError>) -> Error {
 }
 
 impl RequestBuilder {
-    pub(super) fn new<U: TryInto<Uri>>(client: Client, method: Method, uri: U) -> RequestBuilder
-    where
-        U::Error: Into<http::Error>,
-    {
+    pub(super) fn new(client: Client, method: Method, uri: impl IntoUri) -> RequestBuilder {
         let request = uri
-            .try_into()
-            .map_err(|e| invalid("invalid URI", e.into()))
+            .into_uri()
+            .map_err(|e| Error::new(Kind::InvalidRequest, Some(Box::new(e))))
             .map(|uri| {
                 let mut request = Request::new(Body::empty());
                 *request.method_mut() = method;

@@ -110,6 +110,43 @@ impl fmt::Display for DowngradeRefused {
 
 impl StdError for DowngradeRefused {}
 
+/// A redirect carried two or more `Location` headers that differ, so where it points
+/// is ambiguous; browsers refuse such a response too. (Identical duplicates are
+/// followed.)
+pub struct ConflictingLocations {
+    from: Uri,
+}
+
+impl ConflictingLocations {
+    pub(super) fn new(from: Uri) -> ConflictingLocations {
+        ConflictingLocations { from }
+    }
+
+    /// The URI of the request whose response carried the `Location`s.
+    pub fn from(&self) -> &Uri {
+        &self.from
+    }
+}
+
+impl fmt::Debug for ConflictingLocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConflictingLocations")
+            .field(
+                "from",
+                &format_args!("{}", crate::error::Redacted(&self.from)),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Display for ConflictingLocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("redirect with two different `Location` headers refused")
+    }
+}
+
+impl StdError for ConflictingLocations {}
+
 /// Whether `err` or a cause in its `source()` chain is one of this module's errors.
 pub(crate) fn is_redirect_error(err: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(err);
@@ -117,6 +154,7 @@ pub(crate) fn is_redirect_error(err: &(dyn StdError + 'static)) -> bool {
         if err.is::<TooManyRedirects>()
             || err.is::<UnsupportedScheme>()
             || err.is::<DowngradeRefused>()
+            || err.is::<ConflictingLocations>()
         {
             return true;
         }

@@ -15,15 +15,16 @@ use tower_service::Service;
 use super::history::Hop;
 use super::layer::Config;
 use super::policy::{Action, Attempt, Policy};
-use super::resolve::{ResolveError, is_http, is_https, resolve, same_authority, same_origin};
-use super::{DowngradeRefused, RedirectHistory, TooManyRedirects, UnsupportedScheme};
+use super::resolve::{
+    ResolveError, Resolved, is_http, is_https, resolve, same_authority, same_origin,
+};
+use super::{
+    ConflictingLocations, DowngradeRefused, RedirectHistory, TooManyRedirects, UnsupportedScheme,
+};
 use crate::BoxError;
 use crate::body::ReplayBody;
+use crate::body::drain::{self, DRAIN_LIMIT, DRAIN_WAIT};
 use crate::connect::EffectiveUri;
-
-/// The most bytes of a redirect response's body read (and thrown away) so that its
-/// connection can be reused; a longer body is dropped, which closes the connection.
-pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
 
 pin_project_lite::pin_project! {
     /// The future of a [`FollowRedirect`](super::FollowRedirect) call.
@@ -47,11 +48,13 @@ pin_project_lite::pin_project! {
             future: F,
         },
         /// The redirect response's body is read to its end so its connection can go back
-        /// to the pool; `next` is sent after.
+        /// to the pool, for at most `DRAIN_WAIT`; `next` is sent after.
         Draining {
             #[pin]
             body: ResB,
-            read: usize,
+            #[pin]
+            deadline: tokio::time::Sleep,
+            read: u64,
             next: Option<Request<B>>,
         },
         /// The next hop waits for the service to be ready.
@@ -94,9 +97,11 @@ enum Step<ResB, B> {
     /// The response goes to the caller.
     Done(Response<ResB>),
     Fail(BoxError),
-    /// Follow the redirect: drain `body`, then send `next`.
+    /// Follow the redirect: drain `body` when `drain` says it is worth it (else drop
+    /// it), then send `next`.
     Follow {
         body: ResB,
+        drain: bool,
         next: Request<B>,
     },
 }
@@ -155,44 +160,54 @@ impl<S, B, P> Session<S, B, P> {
     }
 }
 
+/// Why a redirect is not followed: the response goes back to the caller, or the
+/// request fails. Each is logged once, in [`Session::refuse`].
+enum Refusal {
+    HandBack(&'static str),
+    Fail(BoxError, &'static str),
+}
+
+/// A redirect that will be followed.
+struct Plan<B> {
+    target: Resolved,
+    keep_method: bool,
+    body: B,
+}
+
 impl<S, B, P> Session<S, B, P>
 where
     P: Policy,
     B: ReplayBody + Default,
 {
     /// Decides what to do with the response to the hop in flight.
-    fn step<ResB>(&mut self, response: Response<ResB>) -> Step<ResB, B> {
-        let status = response.status();
-        if !is_redirect(status) {
+    fn step<ResB: HttpBody>(&mut self, response: Response<ResB>) -> Step<ResB, B> {
+        if !is_redirect(response.status()) {
             return Step::Done(self.finish(response));
         }
-        let Some(location) = response.headers().get(LOCATION) else {
-            return Step::Done(self.finish(response));
-        };
-        let target = match resolve(&self.uri, self.fragment.as_deref(), location.as_bytes()) {
+        match self.plan(&response) {
+            Ok(plan) => self.follow(plan, response),
+            Err(refusal) => self.refuse(refusal, response),
+        }
+    }
+
+    /// Where the redirect goes and how, or why it is not followed.
+    fn plan<ResB>(&mut self, response: &Response<ResB>) -> Result<Plan<B>, Refusal> {
+        let location = location(response.headers(), &self.uri)?;
+        let target = match resolve(&self.uri, self.fragment.as_deref(), location) {
             Ok(target) => target,
             Err(ResolveError::Unusable) => {
-                debug!(
-                    target: "towline::redirect",
-                    status = status.as_u16(),
-                    from = %crate::error::Redacted(&self.uri),
-                    "redirect not followed: its Location is not a usable URI"
-                );
-                return Step::Done(self.finish(response));
+                return Err(Refusal::HandBack("its Location is not a usable URI"));
             }
             Err(ResolveError::Scheme(scheme)) => {
-                debug!(
-                    target: "towline::redirect",
-                    status = status.as_u16(),
-                    from = %crate::error::Redacted(&self.uri),
-                    scheme = %scheme,
-                    "redirect refused: the target's scheme is not http or https"
-                );
-                return Step::Fail(Box::new(UnsupportedScheme::new(scheme, self.uri.clone())));
+                let err = UnsupportedScheme::new(scheme, self.uri.clone());
+                return Err(Refusal::Fail(
+                    Box::new(err),
+                    "the target's scheme is not http or https",
+                ));
             }
         };
         let action = self.policy.redirect(&Attempt {
-            status,
+            status: response.status(),
             method: &self.method,
             uri: &self.uri,
             location: &target.uri,
@@ -202,28 +217,8 @@ where
         let keep_method = match action {
             Action::Follow => true,
             Action::FollowAsGet => false,
-            Action::Stop => {
-                debug!(
-                    target: "towline::redirect",
-                    status = status.as_u16(),
-                    method = %self.method,
-                    from = %crate::error::Redacted(&self.uri),
-                    to = %crate::error::Redacted(&target.uri),
-                    "redirect not followed: the policy stopped"
-                );
-                return Step::Done(self.finish(response));
-            }
-            Action::Fail(err) => {
-                debug!(
-                    target: "towline::redirect",
-                    status = status.as_u16(),
-                    from = %crate::error::Redacted(&self.uri),
-                    to = %crate::error::Redacted(&target.uri),
-                    error = %err,
-                    "redirect refused by the policy"
-                );
-                return Step::Fail(err);
-            }
+            Action::Stop => return Err(Refusal::HandBack("the policy stopped")),
+            Action::Fail(err) => return Err(Refusal::Fail(err, "the policy refused")),
         };
         let body = if keep_method {
             let copy = match &self.body {
@@ -231,56 +226,64 @@ where
                 Replay::Copy(body) => body.try_replay(),
                 Replay::Unavailable => None,
             };
-            match copy {
-                Some(body) => body,
-                // The body cannot be sent again: the caller gets the redirect.
-                None => {
-                    debug!(
-                        target: "towline::redirect",
-                        status = status.as_u16(),
-                        method = %self.method,
-                        from = %crate::error::Redacted(&self.uri),
-                        "redirect not followed: the request body cannot be sent again"
-                    );
-                    return Step::Done(self.finish(response));
-                }
-            }
+            copy.ok_or(Refusal::HandBack("the request body cannot be sent again"))?
         } else {
             B::default()
         };
-
-        let (parts, response_body) = response.into_parts();
         if self.history.len() >= self.config.max_redirects {
-            debug!(
-                target: "towline::redirect",
-                status = status.as_u16(),
-                from = %crate::error::Redacted(&self.uri),
-                to = %crate::error::Redacted(&target.uri),
-                max_redirects = self.config.max_redirects,
-                "redirect refused: too many redirects"
-            );
             let method = self.method.clone();
-            let uri = mem::take(&mut self.uri);
-            self.history
-                .push(Hop::new(method, uri, status, parts.headers));
-            let history = RedirectHistory::new(mem::take(&mut self.history), target.fragment);
-            return Step::Fail(Box::new(TooManyRedirects::new(
-                self.config.max_redirects,
-                history,
-            )));
+            let mut history = mem::take(&mut self.history);
+            history.push(Hop::new(
+                method,
+                self.uri.clone(),
+                response.status(),
+                response.headers().clone(),
+            ));
+            let history = RedirectHistory::new(history, target.fragment);
+            let err = TooManyRedirects::new(self.config.max_redirects, history);
+            return Err(Refusal::Fail(Box::new(err), "too many redirects"));
         }
         if !self.config.https_downgrade && is_https(&self.uri) && is_http(&target.uri) {
-            debug!(
-                target: "towline::redirect",
-                status = status.as_u16(),
-                from = %crate::error::Redacted(&self.uri),
-                to = %crate::error::Redacted(&target.uri),
-                "redirect refused: from https to http"
-            );
-            let from = mem::take(&mut self.uri);
-            return Step::Fail(Box::new(DowngradeRefused::new(from, target.uri)));
+            let err = DowngradeRefused::new(self.uri.clone(), target.uri);
+            return Err(Refusal::Fail(Box::new(err), "from https to http"));
         }
+        Ok(Plan {
+            target,
+            keep_method,
+            body,
+        })
+    }
 
+    /// Logs why the redirect in `response` is not followed, and ends the chain.
+    fn refuse<ResB>(&mut self, refusal: Refusal, response: Response<ResB>) -> Step<ResB, B> {
+        let (followed, reason) = match &refusal {
+            Refusal::HandBack(reason) => ("not followed", reason),
+            Refusal::Fail(_, reason) => ("refused", reason),
+        };
+        debug!(
+            target: "towline::redirect",
+            status = response.status().as_u16(),
+            method = %self.method,
+            from = %crate::error::Redacted(&self.uri),
+            reason = *reason,
+            "redirect {followed}"
+        );
+        let _ = (followed, reason);
+        match refusal {
+            Refusal::HandBack(_) => Step::Done(self.finish(response)),
+            Refusal::Fail(err, _) => Step::Fail(err),
+        }
+    }
+
+    /// Moves the session to the target of `plan` and builds the next hop's request.
+    fn follow<ResB: HttpBody>(&mut self, plan: Plan<B>, response: Response<ResB>) -> Step<ResB, B> {
+        let Plan {
+            target,
+            keep_method,
+            body,
+        } = plan;
+        let (parts, response_body) = response.into_parts();
+        let drain = drain::worth_draining(parts.version, &parts.headers, &response_body);
         let previous_uri = mem::replace(&mut self.uri, target.uri);
         let method = match (keep_method, &self.method) {
             (true, method) => method.clone(),
@@ -295,7 +298,7 @@ where
         self.history.push(Hop::new(
             previous_method,
             previous_uri,
-            status,
+            parts.status,
             parts.headers,
         ));
         if !keep_method {
@@ -314,7 +317,7 @@ where
         if let Some(hop) = self.history.last() {
             debug!(
                 target: "towline::redirect",
-                status = status.as_u16(),
+                status = parts.status.as_u16(),
                 from = %crate::error::Redacted(hop.uri()),
                 to = %crate::error::Redacted(&self.uri),
                 method = %self.method,
@@ -337,9 +340,28 @@ where
         *next.extensions_mut() = self.extensions.clone();
         Step::Follow {
             body: response_body,
+            drain,
             next,
         }
     }
+}
+
+/// The redirect's one `Location`, trimmed: `None` (not a redirect to follow) when there
+/// is none or it is empty; an error when there are several that differ.
+fn location<'h>(headers: &'h HeaderMap, from: &Uri) -> Result<&'h [u8], Refusal> {
+    let mut values = headers.get_all(LOCATION).iter();
+    let Some(first) = values.next() else {
+        return Err(Refusal::HandBack("it has no Location"));
+    };
+    let first = first.as_bytes().trim_ascii();
+    if values.any(|other| other.as_bytes().trim_ascii() != first) {
+        let err = ConflictingLocations::new(from.clone());
+        return Err(Refusal::Fail(Box::new(err), "two different Locations"));
+    }
+    if first.is_empty() {
+        return Err(Refusal::HandBack("its Location is empty"));
+    }
+    Ok(first)
 }
 
 fn is_redirect(status: StatusCode) -> bool {
@@ -391,40 +413,50 @@ where
                     match this.session.step(response) {
                         Step::Done(response) => return Poll::Ready(Ok(response)),
                         Step::Fail(err) => return Poll::Ready(Err(err)),
-                        Step::Follow { body, next } => {
+                        Step::Follow { body, drain, next } => {
                             let next = Some(next);
-                            if body.size_hint().lower() > DRAIN_LIMIT as u64 {
-                                // Too long to be worth reading: dropping it closes the
-                                // connection.
-                                drop(body);
-                                this.state.set(State::Ready { next });
-                            } else {
+                            // Draining waits with tokio's timer; without a runtime the
+                            // body is dropped.
+                            let runtime = tokio::runtime::Handle::try_current().is_ok();
+                            if drain && runtime && !body.is_end_stream() {
                                 this.state.set(State::Draining {
                                     body,
+                                    deadline: tokio::time::sleep(DRAIN_WAIT),
                                     read: 0,
                                     next,
                                 });
+                            } else {
+                                // Dropping it closes the connection (unless it was over).
+                                drop(body);
+                                this.state.set(State::Ready { next });
                             }
                         }
                     }
                 }
                 StateProj::Draining {
                     mut body,
+                    deadline,
                     read,
                     next,
                 } => {
                     while !body.is_end_stream() {
-                        match ready!(body.as_mut().poll_frame(cx)) {
-                            Some(Ok(frame)) => {
+                        match body.as_mut().poll_frame(cx) {
+                            Poll::Ready(Some(Ok(frame))) => {
                                 if let Some(data) = frame.data_ref() {
-                                    *read += data.remaining();
+                                    *read += data.remaining() as u64;
                                     if *read > DRAIN_LIMIT {
                                         break;
                                     }
                                 }
                             }
                             // A failed body only costs its connection.
-                            Some(Err(_)) | None => break,
+                            Poll::Ready(Some(Err(_)) | None) => break,
+                            Poll::Pending => {
+                                // Waited long enough: dropping the body closes the
+                                // connection.
+                                ready!(deadline.poll(cx));
+                                break;
+                            }
                         }
                     }
                     let next = next.take();

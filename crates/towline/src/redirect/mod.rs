@@ -97,13 +97,20 @@
 //!
 //! # Where it goes
 //!
-//! `Location` is resolved against the URI of the hop that answered, per RFC 3986
-//! (`../x`, `//host/x`, `?query`, the empty reference). Spaces, controls and non-ASCII
-//! bytes are percent-encoded; a fragment in `Location` is kept (and inherited by later
-//! hops without one) in [`RedirectHistory::fragment`], since `http::Uri` cannot hold one
-//! and servers never see it. A target whose scheme is not http or https fails with
-//! [`UnsupportedScheme`]; a `Location` without a host, or with a host that is not
-//! ASCII, is not usable and the response is handed back.
+//! `Location` is resolved against the URI of the hop that answered as browsers resolve
+//! it, by the WHATWG URL Standard ([`crate::uri`]): `../x`, `//host/x`, `?query`,
+//! `\\host\x` (backslashes are slashes in http and https), IDN hosts as A-labels, dot
+//! segments removed, spaces and non-ASCII percent-encoded, bytes that are not UTF-8
+//! encoded one by one. Userinfo in a `Location` is dropped. A fragment in `Location` is
+//! kept (and inherited by later hops without one) in [`RedirectHistory::fragment`],
+//! since `http::Uri` cannot hold one and servers never see it. A target whose scheme is
+//! not http or https fails with [`UnsupportedScheme`]; a `Location` the standard
+//! refuses (no host, a bad port, a host IDNA refuses) is not usable and the response is
+//! handed back.
+//!
+//! An empty or blank `Location` is not a redirect: the response is handed back with its
+//! body, as curl does. Two `Location` headers that differ fail with
+//! [`ConflictingLocations`], as browsers refuse them; identical duplicates are followed.
 //!
 //! At most [`max_redirects`](FollowRedirectLayer::max_redirects) redirects are
 //! followed (20 by default); the next fails with [`TooManyRedirects`], which carries the
@@ -125,12 +132,15 @@
 //!
 //! # Connections and cost
 //!
-//! Before following, the redirect response's body is read and thrown away when it is
-//! at most 64 KiB, so that with towline's connector its connection goes back to the
-//! pool; a longer body (by its `Content-Length`, or once 64 KiB were read) is dropped,
-//! which closes its connection, and so is one that fails. Reading waits for the server,
-//! so a server that declares a short body and stalls holds the request until the
-//! caller's timeout, as a stalled response head would.
+//! Before following, the redirect response's body is read and thrown away only when
+//! that can finish at once, so that with towline's connector its connection goes back
+//! to the pool: it is delimited (a `Content-Length` of at most 64 KiB, or chunked) and
+//! the connection stays open after it (not `Connection: close`, not HTTP/1.0 without
+//! keep-alive). Even then, reading waits at most 100 ms for the bytes and stops after
+//! 64 KiB. Any other body — close-delimited, longer, still arriving, or failing — is
+//! dropped, which
+//! closes its connection: a redirect is never held up by a server that keeps its socket
+//! open after a body it never ends.
 //!
 //! The inner service consumes each request, so before the first hop the layer keeps
 //! what a redirect would need: the method and URI (reference-counted, no allocation), a
@@ -144,7 +154,8 @@
 //! # Errors
 //!
 //! The service's error is [`BoxError`](crate::BoxError): the inner service's error, or
-//! one of [`TooManyRedirects`], [`UnsupportedScheme`], [`DowngradeRefused`], or the
+//! one of [`TooManyRedirects`], [`UnsupportedScheme`], [`DowngradeRefused`],
+//! [`ConflictingLocations`], or the
 //! error a policy returned with [`Action::Fail`]. In a towline
 //! [`Error`](crate::Error), [`is_redirect()`](crate::Error::is_redirect) recognises
 //! this module's errors.
@@ -157,7 +168,7 @@ pub mod policy;
 mod resolve;
 mod service;
 
-pub use error::{DowngradeRefused, TooManyRedirects, UnsupportedScheme};
+pub use error::{ConflictingLocations, DowngradeRefused, TooManyRedirects, UnsupportedScheme};
 pub use future::ResponseFuture;
 pub use history::{Hop, RedirectHistory};
 pub use layer::FollowRedirectLayer;

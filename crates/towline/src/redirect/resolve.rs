@@ -1,5 +1,6 @@
-//! Resolving a `Location` header against the URI of the request it answered
-//! (RFC 3986 §5.2, with the fragment rule of RFC 9110 §10.2.2), and comparing origins.
+//! Resolving a `Location` header against the URI of the request it answered (the
+//! WHATWG URL Standard, as browsers resolve it, with the fragment rule of RFC 9110
+//! §10.2.2), and comparing origins.
 
 use http::Uri;
 
@@ -23,274 +24,51 @@ pub(crate) enum ResolveError {
     Scheme(String),
 }
 
-/// The five components of a URI reference (RFC 3986 Appendix B).
-struct Reference<'a> {
-    scheme: Option<&'a [u8]>,
-    authority: Option<&'a [u8]>,
-    path: &'a [u8],
-    query: Option<&'a [u8]>,
-    fragment: Option<&'a [u8]>,
-}
-
-fn split(input: &[u8]) -> Reference<'_> {
-    let (rest, fragment) = match input.iter().position(|&b| b == b'#') {
-        Some(i) => (&input[..i], Some(&input[i + 1..])),
-        None => (input, None),
-    };
-    let (rest, query) = match rest.iter().position(|&b| b == b'?') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    // A scheme is what precedes the first ':' when no '/' comes before it. A candidate
-    // that is not a valid scheme name ("1a:b", "a b:c") makes the reference a path, as
-    // browsers read it.
-    let (scheme, rest) = match rest.iter().position(|&b| b == b':' || b == b'/') {
-        Some(i) if rest[i] == b':' && is_scheme(&rest[..i]) => (Some(&rest[..i]), &rest[i + 1..]),
-        _ => (None, rest),
-    };
-    let (authority, path) = match rest.strip_prefix(b"//") {
-        Some(after) => {
-            let end = after.iter().position(|&b| b == b'/').unwrap_or(after.len());
-            (Some(&after[..end]), &after[end..])
-        }
-        None => (None, rest),
-    };
-    Reference {
-        scheme,
-        authority,
-        path,
-        query,
-        fragment,
-    }
-}
-
-fn is_scheme(s: &[u8]) -> bool {
-    match s.split_first() {
-        Some((first, rest)) => {
-            first.is_ascii_alphabetic()
-                && rest
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        }
-        None => false,
-    }
-}
-
 /// Resolves `location` (a `Location` header value) against `base`, the absolute URI of
 /// the request that was redirected, whose fragment, if it had one, is `base_fragment`.
 ///
-/// Spaces, control characters, bytes above 0x7F and the few ASCII characters a URI
-/// never holds unencoded are percent-encoded in the path, query and fragment. The
-/// authority is taken as it is; one with such bytes (an internationalised host name,
-/// which would need IDNA) is unusable.
+/// The reference is read by the WHATWG URL Standard, as browsers read it
+/// ([`crate::uri`]): IDNA for hosts, backslashes as slashes, dot segments removed,
+/// spaces and non-ASCII percent-encoded. Bytes that are not UTF-8 (a server that wrote
+/// Latin-1) are percent-encoded one by one. Userinfo in the target is dropped: a
+/// server does not get to choose credentials.
 pub(crate) fn resolve(
     base: &Uri,
     base_fragment: Option<&str>,
     location: &[u8],
 ) -> Result<Resolved, ResolveError> {
-    let base_scheme = base.scheme_str().ok_or(ResolveError::Unusable)?;
-    let base_authority = base.authority().ok_or(ResolveError::Unusable)?.as_str();
-    let r = split(location.trim_ascii());
-
-    // RFC 3986 §5.2.2, non-strict: "http:g" against an http base is relative.
-    let scheme = r
-        .scheme
-        .filter(|s| !s.eq_ignore_ascii_case(base_scheme.as_bytes()));
-    let mut out = String::with_capacity(base_authority.len() + location.len() + 16);
-    let path_start;
-    if let Some(scheme) = scheme {
-        let scheme = String::from_utf8_lossy(scheme).to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return Err(ResolveError::Scheme(scheme));
-        }
-        out.push_str(&scheme);
-        out.push_str("://");
-        push_authority(&mut out, r.authority.ok_or(ResolveError::Unusable)?)?;
-        path_start = out.len();
-        push_path(&mut out, "", r.path);
-        push_query(&mut out, r.query);
-    } else {
-        out.push_str(base_scheme);
-        out.push_str("://");
-        if let Some(authority) = r.authority {
-            push_authority(&mut out, authority)?;
-            path_start = out.len();
-            push_path(&mut out, "", r.path);
-            push_query(&mut out, r.query);
-        } else {
-            out.push_str(base_authority);
-            path_start = out.len();
-            if r.path.is_empty() {
-                out.push_str(base.path());
-                match r.query {
-                    Some(_) => push_query(&mut out, r.query),
-                    None => push_query(&mut out, base.query().map(str::as_bytes)),
-                }
-            } else if r.path[0] == b'/' {
-                push_path(&mut out, "", r.path);
-                push_query(&mut out, r.query);
-            } else {
-                // Merge: the base path up to and including its last '/'.
-                let base_path = base.path();
-                let dir = match base_path.rfind('/') {
-                    Some(i) => &base_path[..=i],
-                    None => "/",
-                };
-                push_path(&mut out, dir, r.path);
-                push_query(&mut out, r.query);
-            }
-        }
+    let location = location.trim_ascii();
+    let reference = match std::str::from_utf8(location) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(latin1_escaped(location)),
+    };
+    let mut target = crate::uri::join(base, &reference).map_err(|_| ResolveError::Unusable)?;
+    match target.scheme() {
+        "http" | "https" => {}
+        other => return Err(ResolveError::Scheme(other.to_owned())),
     }
-    // An http URI's empty path is "/".
-    if out.len() == path_start || out.as_bytes()[path_start] == b'?' {
-        out.insert(path_start, '/');
-    }
-
-    let fragment = match r.fragment {
-        Some(f) => {
-            let mut s = String::with_capacity(f.len());
-            encode(&mut s, f, b"#");
-            Some(s)
-        }
+    // Neither can fail on an http(s) URL with a host.
+    let _ = target.set_username("");
+    let _ = target.set_password(None);
+    let fragment = match target.fragment() {
+        Some(fragment) => Some(fragment.to_owned()),
         None => base_fragment.map(str::to_owned),
     };
-    let uri = Uri::try_from(out).map_err(|_| ResolveError::Unusable)?;
-    if uri.host().is_none_or(str::is_empty) || !port_is_valid(&uri) {
-        return Err(ResolveError::Unusable);
-    }
+    let uri = crate::uri::from_url(&target).map_err(|_| ResolveError::Unusable)?;
     Ok(Resolved { uri, fragment })
 }
 
-/// `http::Uri` accepts any port text; a port that is present must be a number.
-fn port_is_valid(uri: &Uri) -> bool {
-    let Some(authority) = uri.authority() else {
-        return false;
-    };
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or("");
-    let after_host = match host_port.rfind(']') {
-        Some(i) => &host_port[i + 1..],
-        None => host_port.find(':').map_or("", |i| &host_port[i..]),
-    };
-    match after_host.strip_prefix(':') {
-        None => after_host.is_empty(),
-        Some("") => true,
-        Some(_) => uri.port_u16().is_some(),
-    }
-}
-
-/// Appends the host and port of a `Location`'s authority. Userinfo a server put there
-/// (`http://user:pw@host/`) is dropped: towline never sends URI userinfo, and a password
-/// chosen by a server has no place in `EffectiveUri` or the redirect history.
-fn push_authority(out: &mut String, authority: &[u8]) -> Result<(), ResolveError> {
-    let authority = match authority.iter().rposition(|&b| b == b'@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
-    };
-    let allowed = |b: &u8| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
-    };
-    if authority.is_empty() || !authority.iter().all(allowed) {
-        return Err(ResolveError::Unusable);
-    }
-    // All ASCII, checked above.
-    out.extend(authority.iter().map(|&b| char::from(b)));
-    Ok(())
-}
-
-/// Appends `dir` (from the base URI, already valid) followed by `path` (percent-encoded),
-/// with dot segments removed.
-fn push_path(out: &mut String, dir: &str, path: &[u8]) {
-    let mut joined = String::with_capacity(dir.len() + path.len());
-    joined.push_str(dir);
-    encode(&mut joined, path, b"");
-    remove_dot_segments(out, &joined);
-}
-
-fn push_query(out: &mut String, query: Option<&[u8]>) {
-    if let Some(query) = query {
-        out.push('?');
-        encode(out, query, b"");
-    }
-}
-
-/// Appends `bytes`, percent-encoding what may not appear in a URI as it is: controls,
-/// space, bytes above 0x7E, `"<>\`{}` and backslash, plus any byte in `extra`. An
-/// existing `%XX` is kept, so encoded input is not encoded twice.
-fn encode(out: &mut String, bytes: &[u8], extra: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// `bytes` with every byte above 0x7F percent-encoded, so the rest can be parsed.
+fn latin1_escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 16);
     for &b in bytes {
-        let escape = b <= 0x20
-            || b >= 0x7F
-            || matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'\\')
-            || extra.contains(&b);
-        if escape {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
-        } else {
+        if b.is_ascii() {
             out.push(char::from(b));
-        }
-    }
-}
-
-/// RFC 3986 §5.2.4, appending the result to `out`.
-fn remove_dot_segments(out: &mut String, path: &str) {
-    let start = out.len();
-    let mut input = path;
-    while !input.is_empty() {
-        if let Some(rest) = input.strip_prefix("../") {
-            input = rest;
-        } else if let Some(rest) = input.strip_prefix("./") {
-            input = rest;
-        } else if input.starts_with("/./") {
-            input = &input[2..];
-        } else if input == "/." {
-            input = "/";
-        } else if input.starts_with("/../") {
-            input = &input[3..];
-            pop_segment(out, start);
-        } else if input == "/.." {
-            input = "/";
-            pop_segment(out, start);
-        } else if input == "." || input == ".." {
-            input = "";
         } else {
-            let skip = usize::from(input.starts_with('/'));
-            let end = input[skip..].find('/').map_or(input.len(), |i| i + skip);
-            out.push_str(&input[..end]);
-            input = &input[end..];
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-}
-
-/// Removes the last segment of the output (from `start`) and the '/' before it.
-fn pop_segment(out: &mut String, start: usize) {
-    match out[start..].rfind('/') {
-        Some(i) => out.truncate(start + i),
-        None => out.truncate(start),
-    }
+    out
 }
 
 /// Whether two absolute URIs have the same origin: scheme, host and port, with the
@@ -436,7 +214,7 @@ mod tests {
                 "https://other.test:444/",
             ),
             ("http://h.test/a", "https://h.test/a", "https://h.test/a"),
-            ("http://h.test/a", "HTTPS://H.test/a", "https://H.test/a"),
+            ("http://h.test/a", "HTTPS://H.test/a", "https://h.test/a"),
             ("http://h.test", "x", "http://h.test/x"),
             ("http://h.test/a/", "?q", "http://h.test/a/?q"),
             ("http://[::1]:8080/a/b", "c", "http://[::1]:8080/a/c"),
@@ -445,7 +223,7 @@ mod tests {
                 "http://user:pw@o.test/",
                 "http://o.test/",
             ),
-            ("http://h.test/a", "http://o.test:/x", "http://o.test:/x"),
+            ("http://h.test/a", "http://o.test:/x", "http://o.test/x"),
             (
                 "http://h.test/a",
                 "http://o.test:8080/x",
@@ -468,7 +246,7 @@ mod tests {
         assert_eq!(join(base, Some("top"), "/b#low"), "http://h.test/b#low");
         assert_eq!(join(base, Some("top"), "/b#"), "http://h.test/b#");
         assert_eq!(join(base, None, "/b"), "http://h.test/b");
-        assert_eq!(join(base, None, "/b#x y#z"), "http://h.test/b#x%20y%23z");
+        assert_eq!(join(base, None, "/b#x y#z"), "http://h.test/b#x%20y#z");
     }
 
     #[test]
@@ -481,9 +259,10 @@ mod tests {
         );
         assert_eq!(
             join(base, None, "/a\"<>`{}\\b"),
-            "http://h.test/a%22%3C%3E%60%7B%7D%5Cb"
+            "http://h.test/a%22%3C%3E%60%7B%7D/b"
         );
-        assert_eq!(join(base, None, "/a\tb"), "http://h.test/a%09b");
+        // Tabs and newlines are removed, as the standard says.
+        assert_eq!(join(base, None, "/a\tb"), "http://h.test/ab");
         // Existing escapes are kept as they are.
         assert_eq!(join(base, None, "/a%20b%2Fc"), "http://h.test/a%20b%2Fc");
         // Surrounding whitespace is not part of the reference.
@@ -492,11 +271,18 @@ mod tests {
         let base_uri = Uri::from_static("http://h.test/");
         let r = resolve(&base_uri, None, b"/\xe9").expect("resolves");
         assert_eq!(r.uri, "http://h.test/%E9");
-        // A backslash cannot smuggle in another host.
+        // Backslashes are slashes in http(s), as browsers read them: `\\host` names
+        // a host (a cross-origin hop like any other, with credentials stripped).
+        assert_eq!(join(base, None, "\\\\other.test/x"), "http://other.test/x");
+        assert_eq!(join(base, None, "a\\b\\..\\c"), "http://h.test/dir/a/c");
+        // IDN hosts become A-labels.
         assert_eq!(
-            join(base, None, "\\\\evil.test/x"),
-            "http://h.test/dir/%5C%5Cevil.test/x"
+            join(base, None, "http://B\u{fc}cher.example/"),
+            "http://xn--bcher-kva.example/"
         );
+        // `http:/host` and `http:///host` name a host too.
+        assert_eq!(join(base, None, "https:/o.test/p"), "https://o.test/p");
+        assert_eq!(join(base, None, "http:///o.test/p"), "http://o.test/p");
     }
 
     #[test]
@@ -525,10 +311,9 @@ mod tests {
         for location in [
             "http://",
             "https://",
-            "http:///path",
-            "https:no-authority",
             "//",
-            "http://ex\u{e4}mple.test/",
+            "http://xn--a.test/",
+            "http://ex%41mple\u{0}.test/",
             "http://h.test:notaport/",
             "http://h.test:99999/",
             "http://[::1]x/",

@@ -288,7 +288,9 @@ async fn other_statuses_and_unusable_locations_are_handed_back() {
         (301, None),
         (302, Some("http://")),
         (307, Some("//")),
-        (308, Some("http://b\u{fc}cher.test/")),
+        (308, Some("http://xn--a.test/")),
+        (301, Some("")),
+        (302, Some("  \t ")),
     ];
     for (status, location) in cases {
         let (result, seen) = run(
@@ -1083,4 +1085,90 @@ async fn a_boxed_request_body_is_followed_when_it_need_not_be_replayed() {
             (Method::POST, "/temporary".to_owned(), payload),
         ]
     );
+}
+
+#[tokio::test]
+async fn two_locations_must_agree() {
+    let two = |a: &'static str, b: &'static str| {
+        move |req: &Seen| match req.uri.path() {
+            "/x" => Response::builder()
+                .status(302)
+                .header(LOCATION, a)
+                .header(LOCATION, b)
+                .body(String::new())
+                .expect("response"),
+            _ => Response::new(String::from("arrived")),
+        }
+    };
+    // Two different values: refused, as browsers refuse them, and nothing is sent.
+    let (result, seen) = run(
+        FollowRedirectLayer::with_policy(BrowserLike),
+        two("/a", "/b"),
+        get("http://u:SECRET@a.test/x"),
+    )
+    .await;
+    let err = result.expect_err("ambiguous");
+    let conflict = err
+        .downcast_ref::<ConflictingLocations>()
+        .expect("ConflictingLocations");
+    assert_eq!(conflict.from(), "http://u:SECRET@a.test/x");
+    assert!(!format!("{conflict:?}").contains("SECRET"));
+    assert!(is_redirect_error(&*err));
+    assert_eq!(seen.len(), 1);
+    let err = Error::from_service(err);
+    assert!(err.is_redirect(), "{err}");
+
+    // The same value twice (spaces aside): followed.
+    let (result, seen) = run(
+        FollowRedirectLayer::with_policy(BrowserLike),
+        two("/a", " /a "),
+        get("http://a.test/x"),
+    )
+    .await;
+    let response = result.expect("followed");
+    assert_eq!(response.body(), "arrived");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].uri, "http://a.test/a");
+}
+
+#[tokio::test]
+async fn locations_are_read_as_browsers_read_them() {
+    let cases = [
+        (
+            "http://B\u{fc}cher.example/",
+            "http://xn--bcher-kva.example/",
+        ),
+        ("/a/./b/../c d", "http://a.test/a/c%20d"),
+        ("\\\\other.test\\p", "http://other.test/p"),
+        // Same scheme as the base, one slash: a path, as in browsers.
+        ("http:/other.test/p", "http://a.test/other.test/p"),
+        ("https:/other.test/p", "https://other.test/p"),
+        ("http:///other.test/p", "http://other.test/p"),
+        ("//0x7f.1:8080/", "http://127.0.0.1:8080/"),
+        (
+            "HTTP://Other.TEST:80/?q=\u{e9}",
+            "http://other.test/?q=%C3%A9",
+        ),
+    ];
+    for (location, expected) in cases {
+        let (result, seen) = run(
+            FollowRedirectLayer::with_policy(BrowserLike),
+            move |req: &Seen| match req.uri.path() {
+                "/x" => Response::builder()
+                    .status(301)
+                    .header(
+                        LOCATION,
+                        HeaderValue::from_bytes(location.as_bytes()).expect("value"),
+                    )
+                    .body(String::new())
+                    .expect("response"),
+                _ => Response::new(String::from("arrived")),
+            },
+            get("http://a.test/x"),
+        )
+        .await;
+        result.expect("followed");
+        assert_eq!(seen.len(), 2, "{location}");
+        assert_eq!(seen[1].uri, expected, "{location}");
+    }
 }

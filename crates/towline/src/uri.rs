@@ -1,0 +1,469 @@
+//! URLs at the edge of the stack: what users type and servers send, read once by the
+//! [WHATWG URL Standard](https://url.spec.whatwg.org/).
+//!
+//! Every string that enters towline as a URL — the argument of
+//! [`Client::get`](crate::Client::get) and friends, proxy URLs, a redirect's `Location`,
+//! the CLI's arguments — is parsed by the [`url`] crate, the way browsers, curl and
+//! reqwest read it, with IDNA (UTS #46) for host names. What comes out is an
+//! [`http::Uri`] in normal form, and the layers below carry that and never parse again:
+//!
+//! | input | sent as |
+//! | --- | --- |
+//! | `http://bücher.example/` | `http://xn--bcher-kva.example/` (A-label host) |
+//! | `HTTP://Example.COM:80/a/./b/../c` | `http://example.com/a/c` (case folded, default port elided, dot segments removed) |
+//! | `http:\\example.com\a\b` | `http://example.com/a/b` (backslashes are slashes in http and https) |
+//! | `http:/example.com/`, `http:///example.com/` | `http://example.com/` |
+//! | `http://example.com/a b?q=ä` | `http://example.com/a%20b?q=%C3%A4` |
+//! | `http://0x7f.1/` | `http://127.0.0.1/` |
+//!
+//! The fragment (`#…`) is never sent and is dropped. What the standard refuses is an
+//! [`InvalidUrl`], which the `Client` reports as an error whose
+//! [`is_invalid_request()`](crate::Error::is_invalid_request) is true.
+//!
+//! [`IntoUri`] is what the `Client`'s methods take: `&str`, `String`, `&String`,
+//! [`Url`] or an [`http::Uri`]. An `http::Uri` that is already in normal form (the usual
+//! case: one built by a program, or one that came out of this module) passes through
+//! with a few byte checks and no copy; one that is not is normalised like a string.
+//!
+//! ```
+//! use towline::uri::IntoUri;
+//!
+//! let uri = "HTTP://Bücher.Example/a/../b c".into_uri()?;
+//! assert_eq!(uri, "http://xn--bcher-kva.example/b%20c");
+//! # Ok::<(), towline::uri::InvalidUrl>(())
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use http::Uri;
+use http::uri::Scheme;
+pub use url::Url;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A value the `Client` accepts as a request's URL: `&str`, `String`, `&String`,
+/// [`Url`], `&Url`, [`http::Uri`] or `&Uri`.
+///
+/// Strings are parsed by the WHATWG URL Standard; see the [module docs](self) for what
+/// comes out. The trait is sealed: it cannot be implemented outside towline.
+pub trait IntoUri: sealed::Sealed {
+    /// The URL as an absolute `http::Uri` in normal form.
+    fn into_uri(self) -> Result<Uri, InvalidUrl>;
+}
+
+impl sealed::Sealed for &str {}
+impl IntoUri for &str {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        parse(self)
+    }
+}
+
+impl sealed::Sealed for String {}
+impl IntoUri for String {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        parse(&self)
+    }
+}
+
+impl sealed::Sealed for &String {}
+impl IntoUri for &String {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        parse(self)
+    }
+}
+
+impl sealed::Sealed for Url {}
+impl IntoUri for Url {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        from_url(&self)
+    }
+}
+
+impl sealed::Sealed for &Url {}
+impl IntoUri for &Url {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        from_url(self)
+    }
+}
+
+impl sealed::Sealed for Uri {}
+impl IntoUri for Uri {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        normalize(self)
+    }
+}
+
+impl sealed::Sealed for &Uri {}
+impl IntoUri for &Uri {
+    fn into_uri(self) -> Result<Uri, InvalidUrl> {
+        normalize(self.clone())
+    }
+}
+
+/// Parses `input` by the WHATWG URL Standard into an absolute `http::Uri` in normal
+/// form (see the [module docs](self)). Leading and trailing spaces and control
+/// characters are ignored, as the standard says.
+pub fn parse(input: &str) -> Result<Uri, InvalidUrl> {
+    match Url::parse(input) {
+        Ok(url) => from_url(&url).map_err(|e| e.with_input(input)),
+        Err(err) => Err(InvalidUrl::new(input, Reason::Parse(err))),
+    }
+}
+
+/// Resolves `reference` against `base` as a browser resolves a link (WHATWG URL
+/// Standard, with the base's fragment kept when the reference has none, RFC 9110
+/// §10.2.2). Used for a redirect's `Location`.
+pub(crate) fn join(base: &Uri, reference: &str) -> Result<Url, url::ParseError> {
+    let base = Url::parse(&base.to_string())?;
+    base.join(reference)
+}
+
+/// `url` as an `http::Uri`, its fragment dropped.
+pub fn from_url(url: &Url) -> Result<Uri, InvalidUrl> {
+    if !url.has_host() || url.host_str() == Some("") {
+        return Err(InvalidUrl::new(url.as_str(), Reason::NoHost));
+    }
+    let text = &url[..url::Position::AfterQuery];
+    match Uri::try_from(text) {
+        Ok(uri) => Ok(uri),
+        // The standard leaves a few bytes unencoded that `http::Uri` refuses (in a
+        // query: `{`, `}`, `|`, `^`, `` ` ``, and in a path `|`, `^`, `[`, `]`):
+        // encode them; servers decode them the same either way.
+        Err(_) => Uri::try_from(encode_leftovers(text))
+            .map_err(|e| InvalidUrl::new(url.as_str(), Reason::Uri(e.to_string()))),
+    }
+}
+
+/// The bytes after the authority that `http::Uri` refuses, percent-encoded.
+fn encode_leftovers(text: &str) -> String {
+    let path_start = text
+        .find("://")
+        .and_then(|i| text[i + 3..].find('/').map(|j| i + 3 + j))
+        .unwrap_or(text.len());
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..path_start]);
+    for b in text[path_start..].bytes() {
+        let plain = b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+            && !matches!(b, b'[' | b']');
+        if plain || b >= 0x80 {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An `http::Uri` in normal form: unchanged when it already is (checked byte by byte,
+/// no copy), otherwise through the parser.
+fn normalize(uri: Uri) -> Result<Uri, InvalidUrl> {
+    if is_normal(&uri) {
+        return Ok(uri);
+    }
+    let text = uri.to_string();
+    match Url::parse(&text) {
+        Ok(url) => from_url(&url),
+        Err(err) => Err(InvalidUrl::new(&text, Reason::Parse(err))),
+    }
+}
+
+/// Whether the WHATWG parser would give `uri` back as it is (a conservative check:
+/// `false` only costs a parse). Other schemes than http and https pass as they are.
+fn is_normal(uri: &Uri) -> bool {
+    let Some(scheme) = uri.scheme() else {
+        return false;
+    };
+    let default_port = if *scheme == Scheme::HTTP {
+        80
+    } else if *scheme == Scheme::HTTPS {
+        443
+    } else {
+        return true;
+    };
+    // `Scheme` compares case-insensitively; the text must be lower case too.
+    if scheme.as_str().bytes().any(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
+    let Some(authority) = uri.authority() else {
+        return false;
+    };
+    let text = authority.as_str();
+    if text.contains('@') || text.ends_with(':') || authority.port_u16() == Some(default_port) {
+        return false;
+    }
+    if !host_is_normal(authority.host()) {
+        return false;
+    }
+    let Some(path_and_query) = uri.path_and_query() else {
+        return true;
+    };
+    let path = path_and_query.as_str();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    path.starts_with('/')
+        && !path
+            .bytes()
+            .any(|b| matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'\\'))
+        && !has_dot_segment(path)
+        && !query
+            .bytes()
+            .any(|b| matches!(b, b'"' | b'<' | b'>' | b'\''))
+}
+
+fn host_is_normal(host: &str) -> bool {
+    if host.is_empty() || host.starts_with('[') {
+        return false;
+    }
+    let last = host
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or(host);
+    if last.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        // Numbers are IPv4 addresses to the standard, in any of its shorthands: only
+        // the dotted-quad form it prints is normal.
+        return host.parse::<Ipv4Addr>().is_ok()
+            && host
+                .split('.')
+                .all(|part| part == "0" || !part.starts_with('0'));
+    }
+    // Lower-case ASCII letters, digits, '-', '.' and '_', and no label that IDNA would
+    // read (`xn--` labels are checked by the parser).
+    host.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+        && !host.split('.').any(|label| label.starts_with("xn--"))
+}
+
+/// Whether `path` has a `.` or `..` segment, percent-encoded (`%2e`) or not.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let s = segment.as_bytes();
+        let dot = |b: &[u8]| b == b"." || b.eq_ignore_ascii_case(b"%2e");
+        match s.len() {
+            1 | 3 => dot(s),
+            2 => s == b"..",
+            4 => dot(&s[..1]) && dot(&s[1..]) || dot(&s[..3]) && dot(&s[3..]),
+            6 => dot(&s[..3]) && dot(&s[3..]),
+            _ => false,
+        }
+    })
+}
+
+/// A URL the WHATWG URL Standard refuses, or one that names no host to send a
+/// request to.
+///
+/// Its message quotes the input with any userinfo replaced by `***`.
+#[derive(Clone)]
+pub struct InvalidUrl {
+    input: String,
+    reason: Reason,
+}
+
+#[derive(Clone)]
+enum Reason {
+    Parse(url::ParseError),
+    NoHost,
+    Uri(String),
+}
+
+impl InvalidUrl {
+    fn new(input: &str, reason: Reason) -> InvalidUrl {
+        InvalidUrl {
+            input: redact_userinfo(input),
+            reason,
+        }
+    }
+
+    fn with_input(mut self, input: &str) -> InvalidUrl {
+        self.input = redact_userinfo(input);
+        self
+    }
+
+    /// The URL as given, with any userinfo replaced by `***`.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+}
+
+impl fmt::Display for InvalidUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid URL `{}`: ", self.input)?;
+        match &self.reason {
+            Reason::Parse(err) => write!(f, "{err}"),
+            Reason::NoHost => f.write_str("it has no host to send a request to"),
+            Reason::Uri(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl fmt::Debug for InvalidUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("InvalidUrl")
+            .field(&format_args!("{self}"))
+            .finish()
+    }
+}
+
+impl StdError for InvalidUrl {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.reason {
+            Reason::Parse(err) => Some(err),
+            Reason::NoHost | Reason::Uri(_) => None,
+        }
+    }
+}
+
+/// `input` with everything before the last `@` of its authority replaced by `***`.
+pub(crate) fn redact_userinfo(input: &str) -> String {
+    let input = input.trim();
+    let start = match input.find(':') {
+        Some(i) => {
+            let rest = &input[i + 1..];
+            i + 1 + (rest.len() - rest.trim_start_matches(['/', '\\']).len())
+        }
+        None => 0,
+    };
+    let end = input[start..]
+        .find(['/', '?', '#', '\\'])
+        .map_or(input.len(), |i| start + i);
+    match input[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &input[..start], &input[start + at..]),
+        None => input.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(input: &str) -> String {
+        match parse(input) {
+            Ok(uri) => uri.to_string(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn strings_come_out_in_normal_form() {
+        for (input, out) in [
+            ("http://bücher.example/", "http://xn--bcher-kva.example/"),
+            ("HTTP://Example.COM:80/a/./b/../c", "http://example.com/a/c"),
+            ("https://example.com:443/", "https://example.com/"),
+            ("https://example.com:8443/", "https://example.com:8443/"),
+            ("http:\\\\example.com\\a\\b", "http://example.com/a/b"),
+            ("http:/example.com/", "http://example.com/"),
+            ("http:///example.com/", "http://example.com/"),
+            (
+                "http://example.com/a b?q=ä",
+                "http://example.com/a%20b?q=%C3%A4",
+            ),
+            ("http://0x7f.1/", "http://127.0.0.1/"),
+            ("http://example.com", "http://example.com/"),
+            ("http://example.com/#frag", "http://example.com/"),
+            ("  http://example.com/  ", "http://example.com/"),
+            (
+                "http://example.com/a?x={y}|z",
+                "http://example.com/a?x={y}|z",
+            ),
+            ("http://example.com/a|b^c[d]", "http://example.com/a|b^c[d]"),
+            ("http://[0:0::1]:8080/", "http://[::1]:8080/"),
+        ] {
+            assert_eq!(norm(input), out, "{input}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_reason_and_hide_userinfo() {
+        let err = parse("http://u:SECRET@exa mple.com/").expect_err("a space in a host");
+        let text = err.to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("invalid URL `http://***@exa mple.com/`"),
+            "{text}"
+        );
+        assert!(text.contains("invalid international domain name"), "{text}");
+        assert!(!format!("{err:?}").contains("SECRET"));
+
+        let err = parse("/relative").expect_err("no base");
+        assert!(
+            err.to_string().contains("relative URL without a base"),
+            "{err}"
+        );
+        let err = parse("TOKEN@host").expect_err("no scheme");
+        assert!(!err.to_string().contains("TOKEN"), "{err}");
+        assert!(parse("mailto:someone@example.com").is_err());
+        assert!(parse("http://[::1/").is_err());
+        assert!(parse("http://256.256.256.256/").is_err());
+    }
+
+    #[test]
+    fn a_normal_uri_passes_through_and_others_are_normalised() {
+        for text in [
+            "http://api.bench.test/v1/items?id=42",
+            "https://127.0.0.1:8443/a/b.c/..d?x=.",
+            "http://example.com/%2F..x",
+        ] {
+            let uri: Uri = text.parse().expect("uri");
+            assert!(is_normal(&uri), "{text}");
+            assert_eq!(uri.clone().into_uri().expect("valid"), uri);
+        }
+        for (text, out) in [
+            ("http://Example.com/", "http://example.com/"),
+            ("http://example.com:80/", "http://example.com/"),
+            ("http://example.com/a/../b", "http://example.com/b"),
+            ("http://example.com/a/%2e%2E/b", "http://example.com/b"),
+            ("http://example.com/a/.%2e/b", "http://example.com/b"),
+            ("http://0177.0.0.1/", "http://127.0.0.1/"),
+            ("http://127.1/", "http://127.0.0.1/"),
+            ("http://u:p@example.com/", "http://u:p@example.com/"),
+            ("http://[::0:1]/", "http://[::1]/"),
+            (
+                "http://xn--bcher-kva.example/",
+                "http://xn--bcher-kva.example/",
+            ),
+        ] {
+            let uri: Uri = text.parse().expect("uri");
+            assert_eq!(uri.into_uri().expect("valid").to_string(), out, "{text}");
+        }
+        assert!(
+            "http://xn--a.example/"
+                .parse::<Uri>()
+                .expect("uri")
+                .into_uri()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn every_input_type() {
+        let want: Uri = "http://example.com/x".parse().expect("uri");
+        let s = String::from("http://EXAMPLE.com/x");
+        let url = Url::parse("http://example.com/x#y").expect("url");
+        assert_eq!("http://example.com/./x".into_uri().expect("str"), want);
+        assert_eq!((&s).into_uri().expect("&String"), want);
+        assert_eq!(s.into_uri().expect("String"), want);
+        assert_eq!((&url).into_uri().expect("&Url"), want);
+        assert_eq!(url.into_uri().expect("Url"), want);
+        assert_eq!((&want).into_uri().expect("&Uri"), want);
+    }
+
+    #[test]
+    fn userinfo_redaction() {
+        for (input, out) in [
+            ("http://u:p@h/", "http://***@h/"),
+            ("http://TOKEN@h/x@y", "http://***@h/x@y"),
+            ("TOKEN@h", "***@h"),
+            ("http:\\\\a:b@h\\", "http:\\\\***@h\\"),
+            ("http://h/", "http://h/"),
+        ] {
+            assert_eq!(redact_userinfo(input), out, "{input}");
+        }
+    }
+}
