@@ -32,7 +32,7 @@ pub enum Rejected {
     /// request's host itself.
     PublicSuffix,
     /// `Domain` does not domain-match the request's host: another site, a sibling,
-    /// or a name that is not ASCII.
+    /// or a Unicode name that IDNA cannot turn into A-labels.
     DomainMismatch,
     /// A `__Secure-` cookie without `Secure`, or a `__Host-` cookie without `Secure`,
     /// with `Domain`, or with a path other than `Path=/` (RFC 6265bis §4.1.3).

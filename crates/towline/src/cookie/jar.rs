@@ -410,9 +410,12 @@ impl Jar {
                 let d = std::str::from_utf8(d).map_err(|_| Rejected::DomainMismatch)?;
                 Some(lowercase(d))
             }
-            // No host is spelled so: an http::Uri host is ASCII, and a Unicode domain
-            // would need IDNA to compare.
-            Some(_) => return Err(Rejected::DomainMismatch),
+            // A Unicode name is canonicalized as the host is (RFC 6265 §5.1.2, and as
+            // browsers do): to its A-labels, through the same IDNA the URL parser uses.
+            Some(d) => {
+                let d = std::str::from_utf8(d).map_err(|_| Rejected::DomainMismatch)?;
+                Some(Cow::Owned(a_labels(d).ok_or(Rejected::DomainMismatch)?))
+            }
         };
         if let Some(d) = &domain_attr {
             if is_public_suffix(d) {
@@ -506,10 +509,11 @@ impl Jar {
         if !valid_name || raw.value.contains(';') || !valid(raw.name) || !valid(raw.value) {
             return Err(Rejected::Malformed);
         }
-        if !raw.domain.is_ascii() {
-            return Err(Rejected::DomainMismatch);
-        }
-        let domain = normalize_domain(raw.domain);
+        let domain = raw.domain.strip_prefix('.').unwrap_or(raw.domain);
+        let domain = match domain.is_ascii() {
+            true => domain.to_ascii_lowercase(),
+            false => a_labels(domain).ok_or(Rejected::DomainMismatch)?,
+        };
         let host_only = raw.host_only || is_ip(&domain);
         if !host_only && is_public_suffix(&domain) {
             return Err(Rejected::PublicSuffix);
@@ -780,11 +784,23 @@ fn lowercase(s: &str) -> Cow<'_, str> {
 }
 
 /// Lowercase, without one leading dot (how users and files write domains).
+/// A domain given to look cookies up: without a leading dot, lower case, and in
+/// A-labels when it is spelled in Unicode.
 fn normalize_domain(domain: &str) -> String {
-    domain
-        .strip_prefix('.')
-        .unwrap_or(domain)
-        .to_ascii_lowercase()
+    let domain = domain.strip_prefix('.').unwrap_or(domain);
+    match domain.is_ascii() {
+        true => domain.to_ascii_lowercase(),
+        false => a_labels(domain).unwrap_or_else(|| domain.to_owned()),
+    }
+}
+
+/// A name in Unicode as its A-labels (`bücher.example` as `xn--bcher-kva.example`), by
+/// the WHATWG host parser, as every URL's host is; `None` when it is no domain name.
+fn a_labels(domain: &str) -> Option<String> {
+    match url::Host::parse(domain) {
+        Ok(url::Host::Domain(name)) => Some(name),
+        _ => None,
+    }
 }
 
 fn is_ip(host: &str) -> bool {

@@ -133,8 +133,11 @@
 //!   subdomains, or an IP address) keeps at most 50 cookies and the jar 3000: past
 //!   that, expired cookies go first, then the least recently used (set or sent).
 //!   [`JarBuilder`] changes the numbers.
-//! - **Not UTF-8.** A cookie whose name or value is not UTF-8 is ignored, and so is a
-//!   `Domain` that is not ASCII (no host in an `http::Uri` is spelled so).
+//! - **Not UTF-8.** A cookie whose name or value is not UTF-8 is ignored.
+//! - **Internationalized names.** Hosts are matched in A-labels, the form every URL
+//!   takes at towline's edge ([`crate::uri`]). A `Domain` spelled in Unicode
+//!   (`Domain=bücher.example`) is converted the same way (IDNA, as RFC 6265 §5.1.2
+//!   and browsers do) and then matched; one IDNA refuses is ignored.
 //!
 //! [`Jar::set_cookie`] stores one value by these rules and says why it refused one
 //! ([`Rejected`]); a response's cookies are refused silently, as the RFC asks.

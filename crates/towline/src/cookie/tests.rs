@@ -113,6 +113,12 @@ const STORE: &[StoreCase] = &[
     ("http://example.com/", "a=1; Domain=other.com", Err(Rejected::DomainMismatch)),
     ("http://example.com/", "a=1; Domain=xn--exmple-cua.com", Err(Rejected::DomainMismatch)),
     ("http://example.com/", "a=1; Domain=exämple.com", Err(Rejected::DomainMismatch)),
+    // A Unicode Domain is read as its A-labels, the host's form (RFC 6265 §5.1.2).
+    ("http://xn--bcher-kva.example/", "a=1; Domain=bücher.example", Ok(("xn--bcher-kva.example", false, "/"))),
+    ("http://www.xn--bcher-kva.example/", "a=1; Domain=.BÜCHER.example", Ok(("xn--bcher-kva.example", false, "/"))),
+    ("http://xn--bcher-kva.example/", "a=1; Domain=xn--bcher-kva.example", Ok(("xn--bcher-kva.example", false, "/"))),
+    ("http://bucher.example/", "a=1; Domain=bücher.example", Err(Rejected::DomainMismatch)),
+    ("http://example.com/", "a=1; Domain=\u{FFFD}.com", Err(Rejected::DomainMismatch)),
     // IP addresses: host-only, and match only themselves.
     ("http://127.0.0.1/", "a=1", Ok(("127.0.0.1", true, "/"))),
     ("http://127.0.0.1/", "a=1; Domain=127.0.0.1", Ok(("127.0.0.1", true, "/"))),

@@ -16,6 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 /// | `10.0.0.0/8`, `fd00::/8` | URI hosts that are IP literals in that block |
 /// | `[::1]:8080`, `127.0.0.1:8080` | that address and port |
 ///
+/// A name in Unicode (`bücher.example`) is read as its A-labels
+/// (`xn--bcher-kva.example`), the form every URI host takes in towline.
+///
 /// A host name never matches an IP entry and the other way round: `localhost` does not
 /// match `127.0.0.1`, and the host `10.0.0.1` does not match an entry `1`. An IPv4
 /// address and its IPv4-mapped IPv6 form (`::ffff:10.0.0.1`) are the same host. Entries that are none of these (an IP block with a prefix too
@@ -91,9 +94,19 @@ impl NoProxy {
         };
         let name = name.strip_prefix("*.").unwrap_or(name);
         let name = name.trim_start_matches('.').trim_end_matches('.');
-        if !name.is_empty() {
-            self.names.push((name.to_ascii_lowercase().into(), port));
+        if name.is_empty() {
+            return;
         }
+        // A name in U-labels is kept as its A-labels, the form hosts take on the wire.
+        let name = if name.is_ascii() {
+            name.to_ascii_lowercase()
+        } else {
+            match url::Host::parse(name) {
+                Ok(url::Host::Domain(name)) => name,
+                _ => return,
+            }
+        };
+        self.names.push((name.into(), port));
     }
 
     /// Whether nothing bypasses the proxy.

@@ -72,6 +72,9 @@ impl ProxyServer {
     /// out (`proxy.test:3128`), as curl does. The port defaults to the protocol's.
     /// Username and password are percent-decoded (`%40` for `@`). A path other than
     /// `/`, a query or fragment, an empty host, or a port outside 1–65535 is refused.
+    /// The host is read as the WHATWG URL Standard reads it, like every URL towline
+    /// takes: `bücher.example` becomes `xn--bcher-kva.example`, `0x7f.1` becomes
+    /// `127.0.0.1`, and upper case is folded.
     pub fn parse(uri: &str) -> Result<ProxyServer, ProxyConfigError> {
         let fail = |reason| Err(ProxyConfigError::new(uri, reason));
         let uri = uri.trim();
@@ -123,17 +126,29 @@ impl ProxyServer {
             if host.contains(':') {
                 return fail("an IPv6 address needs brackets: [::1]:3128");
             }
-            if !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-            {
-                return fail("the host has characters a host name cannot have");
-            }
             (host, port)
         };
         if host.is_empty() {
             return fail("the host is empty");
         }
+        // The host as the WHATWG URL Standard reads it, as for every other URL:
+        // IDNA to A-labels, IPv4 shorthands spelled out, case folded.
+        let host = if host.contains(':') {
+            host.to_owned()
+        } else {
+            match url::Host::parse(host) {
+                Ok(url::Host::Domain(name)) => name,
+                Ok(url::Host::Ipv4(ip)) => ip.to_string(),
+                Ok(url::Host::Ipv6(ip)) => ip.to_string(),
+                Err(url::ParseError::IdnaError) if !host.is_ascii() => {
+                    return fail("the host is not a valid internationalized domain name");
+                }
+                Err(url::ParseError::InvalidIpv4Address) => {
+                    return fail("the host is not a valid IPv4 address");
+                }
+                Err(_) => return fail("the host has characters a host name cannot have"),
+            }
+        };
         let port = match port {
             None | Some("") => protocol.default_port(),
             Some(port) => match port.parse::<u16>() {

@@ -34,6 +34,10 @@ fn no_proxy_table() {
         // Trailing dots (fully qualified names) are the same names.
         ("example.test.", "www.example.test", 80, true),
         ("example.test", "www.example.test.", 80, true),
+        // Unicode names are their A-labels, the form a URI's host has.
+        ("bücher.example", "xn--bcher-kva.example", 80, true),
+        (".Bücher.example", "www.xn--bcher-kva.example", 80, true),
+        ("bücher.example", "bucher.example", 80, false),
         // Lists, with spaces and empty entries.
         ("a.test, b.test ,,c.test", "b.test", 80, true),
         ("a.test, b.test ,,c.test", "c.test", 80, true),
@@ -228,6 +232,34 @@ fn proxy_uri_table() {
             Some("u"),
             Some("p"),
         ),
+        // The host as the WHATWG URL Standard reads it: IDNA, IPv4 shorthands.
+        (
+            "http://Bücher.Example:3128",
+            ProxyProtocol::Http,
+            "xn--bcher-kva.example",
+            3128,
+            false,
+            None,
+            None,
+        ),
+        (
+            "socks5h://0x7f.1:1080",
+            ProxyProtocol::Socks5h,
+            "127.0.0.1",
+            1080,
+            false,
+            None,
+            None,
+        ),
+        (
+            "http://u:p@proxy_1.test",
+            ProxyProtocol::Http,
+            "proxy_1.test",
+            80,
+            false,
+            Some("u"),
+            Some("p"),
+        ),
     ];
     for &(input, protocol, host, port, tls, username, password) in table {
         let server = ProxyServer::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -259,6 +291,9 @@ fn bad_proxy_uris_are_typed_errors_without_the_password() {
         ("http://[::1", "closing bracket"),
         ("http://[zz::1]:80", "IPv6"),
         ("http://p test", "characters"),
+        ("http://p<.test", "characters"),
+        ("http://1.2.3.999", "IPv4"),
+        ("http://me:s3cret@\u{FFFD}.test", "internationalized"),
         ("http://me:s3cret%zz@p.test", "percent-encoded"),
         ("http://me:s3cret@p.test:99999", "port"),
     ] {
