@@ -56,7 +56,8 @@ impl BodySpec {
 }
 
 /// Parses a URL as curl would take it: `http://` when no scheme is given; http and
-/// https only.
+/// https only. The rest is the WHATWG URL Standard, as everywhere in towline: IDN hosts
+/// become A-labels, dot segments go, `http:/host` and `http:///host` are `http://host`.
 pub(crate) fn parse_url(raw: &str) -> Result<Uri, Failure> {
     let text = raw.trim();
     let malformed =
@@ -64,9 +65,14 @@ pub(crate) fn parse_url(raw: &str) -> Result<Uri, Failure> {
     if text.is_empty() {
         return Err(malformed("it is empty"));
     }
-    let text = match text.split_once("://") {
-        Some((scheme, _)) => {
-            if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+    let web_scheme =
+        |scheme: &str| scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let with_scheme = match text.split_once(':') {
+        // `http:/host`, `http:\\host`, `https://host`: a scheme the standard reads
+        // leniently.
+        Some((scheme, rest)) if web_scheme(scheme) && rest.starts_with(['/', '\\']) => true,
+        _ => match text.split_once("://") {
+            Some((scheme, _)) => {
                 let plausible = !scheme.is_empty()
                     && scheme
                         .chars()
@@ -79,28 +85,19 @@ pub(crate) fn parse_url(raw: &str) -> Result<Uri, Failure> {
                     format!("protocol '{scheme}' is not supported (only http and https are)"),
                 ));
             }
-            text.to_owned()
-        }
-        None => format!("http://{text}"),
+            None => false,
+        },
     };
-    let uri: Uri = text.parse().map_err(|e| malformed(&format!("{e}")))?;
-    match uri.host() {
-        None | Some("") => return Err(malformed("it has no host")),
-        Some(_) => {}
-    }
-    if uri.path_and_query().is_some() && !uri.path().is_empty() {
-        return Ok(uri);
-    }
-    // `http://host` and `http://host?q` get the path `/`.
-    let mut parts = uri.into_parts();
-    let query = parts
-        .path_and_query
-        .as_ref()
-        .and_then(|p| p.query())
-        .map(|q| format!("/?{q}"))
-        .unwrap_or_else(|| "/".to_owned());
-    parts.path_and_query = Some(query.parse().map_err(|e| malformed(&format!("{e}")))?);
-    Uri::from_parts(parts).map_err(|e| malformed(&format!("{e}")))
+    let text = match with_scheme {
+        true => std::borrow::Cow::Borrowed(text),
+        false => std::borrow::Cow::Owned(format!("http://{text}")),
+    };
+    towline::uri::parse(&text).map_err(|e| {
+        let why = e.to_string();
+        // The error quotes the input (password hidden); say only why.
+        let why = why.split_once("`: ").map_or(why.as_str(), |(_, why)| why);
+        malformed(why)
+    })
 }
 
 /// One `-H` argument.
@@ -308,6 +305,24 @@ mod tests {
         assert_eq!(ok("https://a.test?q=1"), Ok("https://a.test/?q=1".into()));
         assert_eq!(ok("HTTP://a.test/x"), Ok("http://a.test/x".into()));
         assert_eq!(ok("ftp://a.test/"), Err(code::UNSUPPORTED_PROTOCOL));
+        // The WHATWG URL Standard, as browsers, curl and reqwest read URLs.
+        assert_eq!(
+            ok("http://Bücher.example/ä ö"),
+            Ok("http://xn--bcher-kva.example/%C3%A4%20%C3%B6".into())
+        );
+        assert_eq!(
+            ok("bücher.example"),
+            Ok("http://xn--bcher-kva.example/".into())
+        );
+        assert_eq!(ok("http:/a.test/x"), Ok("http://a.test/x".into()));
+        assert_eq!(ok("http:///a.test/x"), Ok("http://a.test/x".into()));
+        assert_eq!(ok("http:\\\\a.test\\x"), Ok("http://a.test/x".into()));
+        assert_eq!(
+            ok("http://a.test/a/./b/../c"),
+            Ok("http://a.test/a/c".into())
+        );
+        assert_eq!(ok("http://0x7f.1:80/"), Ok("http://127.0.0.1/".into()));
+        assert_eq!(ok("localhost:8080/x"), Ok("http://localhost:8080/x".into()));
         for bad in [
             "",
             "http://",
