@@ -20,7 +20,7 @@ use towline::connect::{ConnectionInfo, Connector, EffectiveUri, ResponseBody};
 use towline::redirect::{
     BrowserLike, FollowRedirect, FollowRedirectLayer, Policy, RedirectHistory, TooManyRedirects,
 };
-use towline_test::{RecordedRequest, Reply, TestServer};
+use towline_test::{Fault, RecordedRequest, Reply, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -499,6 +499,86 @@ async fn a_long_redirect_body_is_dropped_with_its_connection() {
     assert_eq!(read_body(response.into_body()).await.expect("body"), "done");
     assert_eq!(server.connections_accepted(), 2);
     assert!(server.wait_for_closed(1, WAIT).await);
+}
+
+/// Redirects whose bodies cannot be read at once: each server writes the 3xx and then
+/// holds the socket open, sending nothing more. (name, raw response)
+fn stalling_redirects() -> Vec<(&'static str, Fault)> {
+    let raw = |bytes: &'static [u8]| Fault::Raw(bytes::Bytes::from_static(bytes));
+    vec![
+        (
+            "301 with Connection: close and no length",
+            raw(b"HTTP/1.1 301 Moved Permanently\r\nLocation: /next\r\n\
+                  Connection: close\r\n\r\nthe body goes on"),
+        ),
+        (
+            "HTTP/1.0 302 without keep-alive",
+            raw(b"HTTP/1.0 302 Found\r\nLocation: /next\r\nContent-Length: 5\r\n\r\nmov"),
+        ),
+        (
+            "close-delimited HTTP/1.1 302",
+            raw(b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\nthe body ends at close"),
+        ),
+        (
+            "302 whose length is never reached",
+            raw(b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 900\r\n\r\n12345"),
+        ),
+        (
+            "chunked 302 still arriving",
+            raw(b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_redirect_whose_body_never_ends_is_followed_at_once() {
+    for (name, fault) in stalling_redirects() {
+        let server = TestServer::start(move |req| match req.path() {
+            "/start" => Reply::new(302).fault(fault.clone()),
+            _ => Reply::text("done"),
+        })
+        .await;
+        // The default Client: no timeout of any kind is set.
+        let client = towline::Client::new();
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(WAIT, client.get(server.url("/start")).send())
+            .await
+            .unwrap_or_else(|_| panic!("{name}: hangs"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(1), "{name}: took {elapsed:?}");
+        assert!(
+            !response.connection_info().expect("ConnectionInfo").reused,
+            "{name}: the redirect's connection is not reused"
+        );
+        assert_eq!(response.text().await.expect("body"), "done", "{name}");
+        assert_eq!(server.connections_accepted(), 2, "{name}");
+        assert!(
+            server.wait_for_closed(1, WAIT).await,
+            "{name}: the client closed the redirect's connection"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_short_redirect_over_http_1_0_keep_alive_keeps_its_connection() {
+    let server = TestServer::start(|req| match req.path() {
+        "/start" => Reply::new(302).fault(Fault::Raw(bytes::Bytes::from_static(
+            b"HTTP/1.0 302 Found\r\nLocation: /next\r\nConnection: keep-alive\r\n\
+              Content-Length: 5\r\n\r\nmoved",
+        ))),
+        _ => Reply::text("done"),
+    })
+    .await;
+    let response = towline::Client::new()
+        .get(server.url("/start"))
+        .send()
+        .await
+        .expect("response");
+    assert!(response.connection_info().expect("info").reused);
+    assert_eq!(response.text().await.expect("body"), "done");
+    assert_eq!(server.connections_accepted(), 1);
 }
 
 // ---------------------------------------------------------------------------------

@@ -204,6 +204,32 @@ async fn redirects_are_followed_only_with_location() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_whose_body_never_ends_is_followed_at_once() {
+    // Each 3xx is written, then its socket held open with nothing more sent.
+    for raw in [
+        &b"HTTP/1.1 301 Moved Permanently\r\nLocation: /next\r\nConnection: close\r\n\r\nbody"[..],
+        b"HTTP/1.0 302 Found\r\nLocation: /next\r\n\r\nbody",
+        b"HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\nclose-delimited body",
+    ] {
+        let server = TestServer::start(move |req| match req.path() {
+            "/start" => Reply::new(302).fault(Fault::Raw(Bytes::from_static(raw))),
+            _ => Reply::text("done"),
+        })
+        .await;
+        let run = towline(&["-L", &server.url("/start")]).await;
+        let head = String::from_utf8_lossy(&raw[..20]);
+        run.assert_code(0);
+        assert_eq!(run.stdout_text(), "done", "{head}");
+        assert!(
+            run.elapsed < Duration::from_secs(1),
+            "{head}: took {:?}",
+            run.elapsed
+        );
+        assert_eq!(server.connections_accepted(), 2, "{head}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_redirects_turn_post_into_get() {
     let server = redirect_server().await;
 
