@@ -261,6 +261,7 @@ fn cookie_server() -> impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static
 }
 
 #[tokio::test]
+#[ignore = "needs curl: ./.ci/test runs it"]
 async fn a_jar_curl_wrote_loads_and_its_cookies_are_sent() {
     let server = TestServer::start(cookie_server()).await;
     let dir = TempDir::new("from-curl");
@@ -326,6 +327,7 @@ async fn a_jar_curl_wrote_loads_and_its_cookies_are_sent() {
 }
 
 #[tokio::test]
+#[ignore = "needs curl: ./.ci/test runs it"]
 async fn a_jar_we_saved_is_read_and_sent_by_curl() {
     let server = TestServer::start(cookie_server()).await;
     let dir = TempDir::new("to-curl");

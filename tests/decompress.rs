@@ -522,6 +522,7 @@ use support::bombs::gzip_bomb;
 use support::nginx;
 
 #[tokio::test]
+#[ignore = "needs nginx: ./.ci/test runs it"]
 async fn nginx_gzip_on_serves_a_text_file_that_decodes_to_the_file() {
     let file = text(1 << 20);
     let json = br#"{"towline": "decompression", "codings": ["gzip", "deflate"]}"#;

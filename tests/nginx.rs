@@ -51,6 +51,7 @@ fn start_for(names: &[&str]) -> (TestCa, Nginx, Vec<u8>) {
 }
 
 #[tokio::test]
+#[ignore = "needs nginx: ./.ci/test runs it"]
 async fn nginx_over_https_with_http2() {
     let (ca, nginx, content) = start();
     let tls = TlsConfig::builder()
@@ -85,6 +86,7 @@ async fn nginx_over_https_with_http2() {
 }
 
 #[tokio::test]
+#[ignore = "needs nginx: ./.ci/test runs it"]
 async fn nginx_over_https_with_http11_and_keep_alive() {
     let (ca, nginx, content) = start();
     let tls = TlsConfig::builder()
@@ -115,6 +117,7 @@ async fn nginx_over_https_with_http11_and_keep_alive() {
 }
 
 #[tokio::test]
+#[ignore = "needs nginx: ./.ci/test runs it"]
 async fn nginx_certificate_for_another_name_is_refused() {
     let (ca, nginx, _) = start_for(&["localhost"]);
     let tls = TlsConfig::builder()

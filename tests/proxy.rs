@@ -112,6 +112,7 @@ fn proxy_error(err: &towline::Error) -> &ProxyError {
 // squid
 
 #[tokio::test]
+#[ignore = "needs squid: ./.ci/test runs it"]
 async fn squid_forwards_http_in_absolute_form_over_a_reused_connection() {
     let ca = TestCa::new();
     let origin = http_origin().await;
@@ -136,6 +137,7 @@ async fn squid_forwards_http_in_absolute_form_over_a_reused_connection() {
 }
 
 #[tokio::test]
+#[ignore = "needs squid: ./.ci/test runs it"]
 async fn squid_tunnels_https_with_full_certificate_verification() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -194,6 +196,7 @@ fn client_with(proxy: &Daemon, ca: &TestCa) -> Proxy<Connector> {
 }
 
 #[tokio::test]
+#[ignore = "needs squid: ./.ci/test runs it"]
 async fn squid_refusing_a_tunnel_is_a_proxy_error_with_its_status() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -216,6 +219,7 @@ async fn squid_refusing_a_tunnel_is_a_proxy_error_with_its_status() {
 }
 
 #[tokio::test]
+#[ignore = "needs squid: ./.ci/test runs it"]
 async fn an_https_proxy_is_verified_and_forwards_and_tunnels() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -255,6 +259,7 @@ async fn an_https_proxy_is_verified_and_forwards_and_tunnels() {
 // tinyproxy
 
 #[tokio::test]
+#[ignore = "needs tinyproxy: ./.ci/test runs it"]
 async fn tinyproxy_without_auth_forwards_and_tunnels() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -295,6 +300,7 @@ async fn tinyproxy_without_auth_forwards_and_tunnels() {
 }
 
 #[tokio::test]
+#[ignore = "needs tinyproxy: ./.ci/test runs it"]
 async fn tinyproxy_basic_auth_407_without_credentials_success_with_them() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -344,6 +350,7 @@ async fn tinyproxy_basic_auth_407_without_credentials_success_with_them() {
 // SOCKS5 (microsocks)
 
 #[tokio::test]
+#[ignore = "needs microsocks: ./.ci/test runs it"]
 async fn socks5_without_auth_carries_http_and_https() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -369,6 +376,7 @@ async fn socks5_without_auth_carries_http_and_https() {
 }
 
 #[tokio::test]
+#[ignore = "needs microsocks: ./.ci/test runs it"]
 async fn socks5_with_auth_needs_the_right_credentials() {
     let ca = TestCa::new();
     let origin = http_origin().await;
@@ -401,6 +409,7 @@ async fn socks5_with_auth_needs_the_right_credentials() {
 }
 
 #[tokio::test]
+#[ignore = "needs microsocks: ./.ci/test runs it"]
 async fn socks5h_resolves_at_the_proxy_and_socks5_here() {
     let ca = TestCa::new();
     let origin = http_origin().await;
@@ -425,6 +434,7 @@ async fn socks5h_resolves_at_the_proxy_and_socks5_here() {
 }
 
 #[tokio::test]
+#[ignore = "needs microsocks: ./.ci/test runs it"]
 async fn a_socks5_failure_code_becomes_a_readable_message() {
     let ca = TestCa::new();
     let socks = proxies::microsocks(None);
@@ -452,6 +462,7 @@ async fn a_socks5_failure_code_becomes_a_readable_message() {
 // Routes, the layer's choices, and an unreachable proxy
 
 #[tokio::test]
+#[ignore = "needs squid: ./.ci/test runs it"]
 async fn no_proxy_and_a_route_set_by_the_caller_win() {
     let ca = TestCa::new();
     let origin = http_origin().await;

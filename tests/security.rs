@@ -667,6 +667,7 @@ fn assert_no_proxy_credentials(server: &TestServer, who: &str) {
 }
 
 #[tokio::test]
+#[ignore = "needs tinyproxy: ./.ci/test runs it"]
 async fn proxy_credentials_reach_tinyproxy_and_never_an_origin() {
     let ca = TestCa::new();
     let leaf = ca.leaf(&["127.0.0.1", "localhost"]);
@@ -778,6 +779,7 @@ async fn proxy_credentials_reach_tinyproxy_and_never_an_origin() {
 /// `Proxy-Authorization` it does not use to the origin; the client never sends the
 /// caller's, so there is nothing to forward.
 #[tokio::test]
+#[ignore = "needs tinyproxy: ./.ci/test runs it"]
 async fn a_callers_proxy_authorization_never_passes_an_open_proxy() {
     let origin = TestServer::start(|req| Reply::text(format!("open {}", req.path()))).await;
     let tiny = proxies::tinyproxy(&[], None);

@@ -36,6 +36,7 @@ async fn both(args: &[&str]) -> (Vec<u8>, Vec<u8>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl: ./.ci/test runs it"]
 async fn same_bytes_as_curl() {
     let server = TestServer::start(handler).await;
 
@@ -72,6 +73,7 @@ fn cookies(echo: &[u8]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl: ./.ci/test runs it"]
 async fn curl_reads_the_cookie_file_towline_writes() {
     let server = TestServer::start(handler).await;
     let dir = TempDir::new("jar-to-curl");
@@ -93,6 +95,7 @@ async fn curl_reads_the_cookie_file_towline_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl: ./.ci/test runs it"]
 async fn towline_reads_the_cookie_file_curl_writes() {
     let server = TestServer::start(handler).await;
     let dir = TempDir::new("jar-from-curl");
