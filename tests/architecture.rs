@@ -13,6 +13,8 @@ const RULES: &[(&str, &[&str])] = &[
     // Plumbing under everything.
     ("tls", &["error"]),
     ("body", &["error"]),
+    // Request bodies built from parts.
+    ("multipart", &["body", "error"]),
     // The connector: bodies, TLS and errors, never a layer.
     ("connect", &["body", "error", "tls", "uri"]),
     // The layers: each sees the connector's extension types, bodies, errors and URLs,

@@ -123,6 +123,7 @@ pub mod cookie;
 #[cfg(feature = "decompress")]
 pub mod decompress;
 pub mod error;
+pub mod multipart;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 #[cfg(feature = "redirect")]

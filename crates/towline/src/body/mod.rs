@@ -19,10 +19,11 @@ mod file;
 mod read;
 mod replay;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -55,8 +56,17 @@ pub struct Body {
 enum Kind {
     Empty,
     Bytes(Bytes),
-    Stream { body: BoxBody, len: Option<u64> },
+    Stream {
+        body: BoxBody,
+        len: Option<u64>,
+    },
     File(file::FileBody),
+    /// Bodies sent one after the other (a multipart form's parts).
+    Chain {
+        parts: VecDeque<Body>,
+        len: Option<u64>,
+        sent: u64,
+    },
 }
 
 impl Body {
@@ -124,6 +134,22 @@ impl Body {
         })
     }
 
+    /// `parts` sent one after the other, as one body: of known length when every part
+    /// is, replayable when every part is. Trailers of a part are not sent.
+    pub(crate) fn chain(parts: impl IntoIterator<Item = Body>) -> Body {
+        let parts: VecDeque<Body> = parts.into_iter().collect();
+        let len = parts
+            .iter()
+            .try_fold(0u64, |sum, p| sum.checked_add(p.content_length()?));
+        Body {
+            kind: Kind::Chain {
+                parts,
+                len,
+                sent: 0,
+            },
+        }
+    }
+
     /// The number of bytes the body will produce, if known in advance.
     pub fn content_length(&self) -> Option<u64> {
         match &self.kind {
@@ -131,6 +157,7 @@ impl Body {
             Kind::Bytes(b) => Some(b.len() as u64),
             Kind::Stream { len, .. } => *len,
             Kind::File(f) => Some(f.len()),
+            Kind::Chain { len, .. } => *len,
         }
     }
 
@@ -144,6 +171,11 @@ impl Body {
             Kind::Bytes(b) => Kind::Bytes(b.clone()),
             Kind::Stream { .. } => return None,
             Kind::File(f) => Kind::File(f.try_clone()?),
+            Kind::Chain { parts, len, .. } => Kind::Chain {
+                parts: parts.iter().map(Body::try_clone).collect::<Option<_>>()?,
+                len: *len,
+                sent: 0,
+            },
         };
         Some(Body { kind })
     }
@@ -172,6 +204,10 @@ impl fmt::Debug for Body {
             Kind::Stream { len: Some(n), .. } => write!(f, "Body(stream of {n} bytes)"),
             Kind::Stream { len: None, .. } => f.write_str("Body(stream of unknown length)"),
             Kind::File(file) => write!(f, "Body(file of {} bytes)", file.len()),
+            Kind::Chain { parts, len, .. } => match len {
+                Some(n) => write!(f, "Body({} parts, {n} bytes)", parts.len()),
+                None => write!(f, "Body({} parts of unknown length)", parts.len()),
+            },
         }
     }
 }
@@ -197,6 +233,24 @@ impl http_body::Body for Body {
             }
             Kind::Stream { body, .. } => body.as_mut().poll_frame(cx),
             Kind::File(file) => file.poll_chunk(cx).map(|r| r.map(|r| r.map(Frame::data))),
+            Kind::Chain { parts, sent, .. } => loop {
+                let Some(part) = parts.front_mut() else {
+                    return Poll::Ready(None);
+                };
+                match ready!(Pin::new(part).poll_frame(cx)) {
+                    None => {
+                        parts.pop_front();
+                    }
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            *sent += data.len() as u64;
+                            return Poll::Ready(Some(Ok(frame)));
+                        }
+                        // A part's trailers: the chain has none of its own.
+                    }
+                    Some(Err(err)) => return Poll::Ready(Some(Err(err))),
+                }
+            },
         }
     }
 
@@ -206,6 +260,7 @@ impl http_body::Body for Body {
             Kind::Bytes(b) => b.is_empty(),
             Kind::Stream { body, .. } => body.is_end_stream(),
             Kind::File(f) => f.is_end(),
+            Kind::Chain { parts, .. } => parts.iter().all(http_body::Body::is_end_stream),
         }
     }
 
@@ -213,6 +268,14 @@ impl http_body::Body for Body {
         // The bytes still to come: a file being read reports what is left of it.
         if let Kind::File(f) = &self.kind {
             return SizeHint::with_exact(f.remaining());
+        }
+        if let Kind::Chain {
+            len: Some(len),
+            sent,
+            ..
+        } = &self.kind
+        {
+            return SizeHint::with_exact(len.saturating_sub(*sent));
         }
         match self.content_length() {
             Some(n) => SizeHint::with_exact(n),

@@ -190,6 +190,73 @@ impl RequestBuilder {
         })
     }
 
+    /// A `multipart/form-data` body (RFC 7578) with its `Content-Type`; see
+    /// [`multipart`](crate::multipart).
+    pub fn multipart(self, form: crate::multipart::Form) -> Self {
+        self.with(|r| {
+            r.headers_mut().insert(CONTENT_TYPE, form.content_type());
+            *r.body_mut() = form.into_body();
+            Ok(())
+        })
+    }
+
+    /// Appends name–value pairs to the URI's query, encoded as a form is
+    /// (`application/x-www-form-urlencoded`): `query(&[("q", "rust tower"), ("page",
+    /// "2")])` adds `q=rust+tower&page=2`, after any query the URI already has.
+    ///
+    /// Anything serde serializes as a flat map or a list of pairs works: a struct with
+    /// scalar fields, a `HashMap`, `&[(&str, &str)]`; `None` fields are left out. A
+    /// nested value is an [`is_invalid_request`](Error::is_invalid_request) error.
+    #[cfg(feature = "json")]
+    pub fn query<T: serde::Serialize + ?Sized>(self, query: &T) -> Self {
+        self.with(|r| {
+            let pairs = query_pairs(query)?;
+            if pairs.is_empty() {
+                return Ok(());
+            }
+            let mut encoded = String::new();
+            for (k, v) in &pairs {
+                if !encoded.is_empty() {
+                    encoded.push('&');
+                }
+                form_encode(k, &mut encoded);
+                encoded.push('=');
+                form_encode(v, &mut encoded);
+            }
+            let mut parts = std::mem::take(r.uri_mut()).into_parts();
+            let path_and_query = match &parts.path_and_query {
+                Some(pq) => match pq.query() {
+                    Some(q) if !q.is_empty() => format!("{}?{q}&{encoded}", pq.path()),
+                    _ => format!("{}?{encoded}", pq.path()),
+                },
+                None => format!("/?{encoded}"),
+            };
+            parts.path_and_query = Some(
+                path_and_query
+                    .parse()
+                    .map_err(|e| invalid("the query", e))?,
+            );
+            *r.uri_mut() = http::Uri::from_parts(parts).map_err(|e| invalid("the query", e))?;
+            Ok(())
+        })
+    }
+
+    /// A copy of this builder, or `None` when its body cannot be sent twice (a stream)
+    /// or it already holds an error.
+    pub fn try_clone(&self) -> Option<RequestBuilder> {
+        let request = self.request.as_ref().ok()?;
+        let mut copy = Request::new(request.body().try_clone()?);
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.version_mut() = request.version();
+        *copy.headers_mut() = request.headers().clone();
+        *copy.extensions_mut() = request.extensions().clone();
+        Some(RequestBuilder {
+            client: self.client.clone(),
+            request: Ok(copy),
+        })
+    }
+
     /// A timeout for this request, replacing the client's
     /// [`timeout`](super::ClientBuilder::timeout).
     pub fn timeout(self, timeout: Duration) -> Self {
@@ -209,6 +276,72 @@ impl RequestBuilder {
         let request = self.request?;
         self.client.execute(request).await
     }
+}
+
+/// The name–value pairs of a flat serde value, in its order: a map or struct of
+/// scalars, or a list of two-element lists.
+#[cfg(feature = "json")]
+fn query_pairs<T: serde::Serialize + ?Sized>(query: &T) -> Result<Vec<(String, String)>, Error> {
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    /// Entries as serialized, in order (a `serde_json::Map` would sort them).
+    struct Entries(Vec<(Value, Value)>);
+
+    impl<'de> Deserialize<'de> for Entries {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Entries, D::Error> {
+            struct Flat;
+            impl<'de> Visitor<'de> for Flat {
+                type Value = Entries;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a map or a list of pairs")
+                }
+                fn visit_unit<E>(self) -> Result<Entries, E> {
+                    Ok(Entries(Vec::new()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<Value, Value>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Entries(out))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = seq.next_element::<(Value, Value)>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Entries(out))
+                }
+            }
+            d.deserialize_any(Flat)
+        }
+    }
+
+    let nested = || {
+        Error::invalid_request(
+            "a query must serialize as a flat map, a struct of scalars, or a list of pairs",
+        )
+    };
+    let scalar = |v: Value| -> Result<Option<String>, Error> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Array(_) | Value::Object(_) => Err(nested()),
+        }
+    };
+    let json = serde_json::to_vec(query).map_err(|e| invalid("the query", e))?;
+    let Entries(entries) = serde_json::from_slice(&json).map_err(|_| nested())?;
+    let mut pairs = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let k = scalar(k)?.ok_or_else(nested)?;
+        if let Some(v) = scalar(v)? {
+            pairs.push((k, v));
+        }
+    }
+    Ok(pairs)
 }
 
 /// Appends `text` encoded as in `application/x-www-form-urlencoded` (WHATWG URL §5.2).

@@ -1,0 +1,287 @@
+//! What a reqwest user reaches for, on loopback: multipart forms (parsed back by
+//! `multer`, the multipart parser of axum's ecosystem), `query`, `try_clone`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use towline::Client;
+use towline::body::Body;
+use towline::multipart::{Form, Part};
+use towline_test::{RecordedRequest, Reply, TestServer};
+
+/// A part as a multipart parser saw it.
+#[derive(Debug, PartialEq, Eq)]
+struct Parsed {
+    name: Option<String>,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    extra: Option<String>,
+    data: Vec<u8>,
+}
+
+/// Parses a recorded request's body with multer, by its `Content-Type` boundary.
+async fn parse(request: &RecordedRequest) -> Vec<Parsed> {
+    let content_type = request.header("content-type").expect("content type");
+    let boundary = multer::parse_boundary(content_type).expect("a boundary");
+    let body = Bytes::from(request.body.clone());
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await.expect("a well-formed part") {
+        let name = field.name().map(str::to_owned);
+        let file_name = field.file_name().map(str::to_owned);
+        let content_type = field.content_type().map(ToString::to_string);
+        let extra = field
+            .headers()
+            .get("x-part")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let data = field.bytes().await.expect("part data").to_vec();
+        parts.push(Parsed {
+            name,
+            file_name,
+            content_type,
+            extra,
+            data,
+        });
+    }
+    parts
+}
+
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "towline-parity-{}-{}",
+        std::process::id(),
+        name.len()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write");
+    path
+}
+
+#[tokio::test]
+async fn a_multipart_form_is_parsed_back_into_the_parts_sent() {
+    let server = TestServer::start(|_| Reply::ok()).await;
+    let file_bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let path = temp_file("daten \u{fc}ber.bin", &file_bytes);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-part", http::HeaderValue::from_static("extra"));
+    let form = Form::new()
+        .text("title", "h\u{e9}llo \"world\"")
+        .text("empty", "")
+        .file("upload", &path)
+        .await
+        .expect("file")
+        .part(
+            "json",
+            Part::bytes(&b"{\"a\":1}"[..])
+                .file_name("a.json")
+                .mime_str("application/json")
+                .expect("mime")
+                .headers(headers),
+        );
+    let expected_len = form.content_length().expect("sized");
+    let response = Client::new()
+        .post(server.url("/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let request = &server.requests()[0];
+    assert!(!request.chunked, "every part sized: Content-Length");
+    assert_eq!(
+        request.header("content-length"),
+        Some(expected_len.to_string().as_str())
+    );
+    assert!(
+        request
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("multipart/form-data; boundary=towline-"))
+    );
+    let parts = parse(request).await;
+    assert_eq!(
+        parts,
+        [
+            Parsed {
+                name: Some("title".into()),
+                file_name: None,
+                content_type: None,
+                extra: None,
+                data: "h\u{e9}llo \"world\"".into(),
+            },
+            Parsed {
+                name: Some("empty".into()),
+                file_name: None,
+                content_type: None,
+                extra: None,
+                data: Vec::new(),
+            },
+            Parsed {
+                name: Some("upload".into()),
+                file_name: Some("daten \u{fc}ber.bin".into()),
+                content_type: Some("application/octet-stream".into()),
+                extra: None,
+                data: file_bytes,
+            },
+            Parsed {
+                name: Some("json".into()),
+                file_name: Some("a.json".into()),
+                content_type: Some("application/json".into()),
+                extra: Some("extra".into()),
+                data: b"{\"a\":1}".to_vec(),
+            },
+        ]
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn a_form_with_a_stream_goes_chunked_and_parses_the_same() {
+    let server = TestServer::start(|_| Reply::ok()).await;
+    let chunks: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> = vec![
+        Ok(http_body::Frame::data(Bytes::from_static(b"first "))),
+        Ok(http_body::Frame::data(Bytes::from_static(b"second"))),
+    ];
+    let stream = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
+    let form = Form::new().text("a", "1").part(
+        "s",
+        Part::stream(Body::streaming(stream)).file_name("s.txt"),
+    );
+    assert_eq!(form.content_length(), None);
+    Client::new()
+        .post(server.url("/"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    let request = &server.requests()[0];
+    assert!(request.chunked);
+    let parts = parse(request).await;
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[1].data, b"first second");
+    assert_eq!(parts[1].file_name.as_deref(), Some("s.txt"));
+}
+
+#[tokio::test]
+async fn a_multipart_form_of_files_is_replayed_on_a_307() {
+    let server = TestServer::start(|req| match req.path() {
+        "/old" => Reply::new(307).header("Location", "/new"),
+        _ => Reply::ok(),
+    })
+    .await;
+    let path = temp_file("replayed.txt", b"replayed contents");
+    let form = Form::new()
+        .text("a", "1")
+        .file("f", &path)
+        .await
+        .expect("file");
+    // Strict, the default, hands a 307 to a POST back; BrowserLike follows it.
+    let client = Client::builder()
+        .redirect(towline::client::RedirectPolicy::BrowserLike)
+        .build()
+        .expect("client");
+    let response = client
+        .post(server.url("/old"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200, "{response:?}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body, requests[1].body, "the same bytes twice");
+    let parts = parse(&requests[1]).await;
+    assert_eq!(parts[1].data, b"replayed contents");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[derive(serde::Serialize)]
+struct Search<'a> {
+    q: &'a str,
+    page: u32,
+    exact: bool,
+    lang: Option<&'a str>,
+}
+
+#[tokio::test]
+async fn query_appends_form_encoded_pairs_in_order() {
+    let server = TestServer::start(|_| Reply::ok()).await;
+    let client = Client::new();
+    let cases: Vec<(String, towline::client::RequestBuilder)> = vec![
+        (
+            "/s?q=rust+tower&page=2&exact=true".into(),
+            client.get(server.url("/s")).query(&Search {
+                q: "rust tower",
+                page: 2,
+                exact: true,
+                lang: None,
+            }),
+        ),
+        (
+            "/s?x=1&z=%C3%BC&a=%26%3D".into(),
+            client
+                .get(server.url("/s?x=1"))
+                .query(&[("z", "\u{fc}"), ("a", "&=")]),
+        ),
+        (
+            "/s?k=1&k=2".into(),
+            client
+                .get(server.url("/s"))
+                .query(&[("k", 1)])
+                .query(&[("k", 2)]),
+        ),
+        (
+            "/s".into(),
+            client
+                .get(server.url("/s"))
+                .query(&Vec::<(&str, &str)>::new()),
+        ),
+    ];
+    for (i, (expected, builder)) in cases.into_iter().enumerate() {
+        builder.send().await.expect("sent");
+        assert_eq!(server.requests()[i].target, expected);
+    }
+    let err = client
+        .get(server.url("/"))
+        .query(&[("nested", vec![1, 2])])
+        .send()
+        .await
+        .expect_err("nested values are refused");
+    assert!(err.is_invalid_request(), "{err}");
+    assert_eq!(
+        server.request_count(),
+        4,
+        "nothing sent for the refused one"
+    );
+}
+
+#[tokio::test]
+async fn try_clone_copies_a_replayable_request_and_refuses_a_stream() {
+    let server = TestServer::start(|req| Reply::text(req.body.clone())).await;
+    let client = Client::new();
+    let builder = client
+        .post(server.url("/echo"))
+        .header("x-a", "1")
+        .timeout(Duration::from_secs(5))
+        .body("payload");
+    let copy = builder.try_clone().expect("bytes can be sent twice");
+    for b in [builder, copy] {
+        assert_eq!(
+            b.send().await.expect("sent").text().await.expect("body"),
+            "payload"
+        );
+    }
+    let requests = server.requests();
+    assert_eq!(requests[1].header("x-a"), Some("1"));
+    let stream = http_body_util::StreamBody::new(futures_util::stream::empty::<
+        Result<http_body::Frame<Bytes>, std::io::Error>,
+    >());
+    let streaming = client
+        .post(server.url("/echo"))
+        .body(Body::streaming(stream));
+    assert!(streaming.try_clone().is_none());
+    let invalid = client.get("http://exa mple/");
+    assert!(invalid.try_clone().is_none());
+}
