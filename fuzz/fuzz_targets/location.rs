@@ -9,8 +9,9 @@
 //! For every hop followed:
 //! - the URI is absolute http or https, with a host, a path starting with `/`, and no
 //!   `.` or `..` segment left;
-//! - a relative `Location` (`/path`, `?query`, `#fragment`, empty) keeps the scheme
-//!   and authority of the hop it answered;
+//! - a relative `Location` (`/path`, `\\path`, `?query`, `#fragment`, as the WHATWG
+//!   URL Standard reads them) keeps the scheme and authority of the hop it answered;
+//! - an empty or blank `Location` is not followed;
 //! - credentials are sent only while every hop so far has the first request's origin
 //!   (scheme, host, port), and the caller's `Host` only while every hop so far has its
 //!   authority;
@@ -67,10 +68,21 @@ fn authority(uri: &Uri) -> (String, u16) {
     (host, port)
 }
 
-/// Whether a `Location` is a reference without scheme or authority.
+/// Whether a `Location` is a reference without scheme or authority, as the WHATWG URL
+/// Standard reads it against an http(s) base: C0 controls and spaces around it and tabs
+/// and newlines inside it are ignored, and `\\` is a `/`.
 fn is_relative(location: &[u8]) -> bool {
-    let l = location.trim_ascii();
-    l.is_empty() || (l[0] == b'/' && !l.starts_with(b"//")) || l[0] == b'?' || l[0] == b'#'
+    let l: Vec<u8> = location
+        .trim_ascii()
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .collect();
+    let slash = |b: u8| b == b'/' || b == b'\\';
+    l.is_empty()
+        || (slash(l[0]) && !l.get(1).copied().is_some_and(slash))
+        || l[0] == b'?'
+        || l[0] == b'#'
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -175,6 +187,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let previous = &seen[i - 1];
         let (status, location) = &hops[i - 1];
         let location = location.as_ref().expect("followed without a Location");
+        assert!(
+            !location.as_bytes().trim_ascii().is_empty(),
+            "followed the blank Location {location:?}"
+        );
         let uri = &hop.uri;
         assert!(
             matches!(uri.scheme_str(), Some("http" | "https")),

@@ -196,5 +196,38 @@ fn client_over_connector(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, layers, client_over_connector);
+/// What the URL edge costs: the `Client`'s `get` given a `&str` (parsed by the WHATWG
+/// URL Standard), an `http::Uri` built beforehand (checked to be in normal form, not
+/// copied), and the parse alone.
+fn url_edge(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("the URL edge");
+    group.bench_function("towline::uri::parse(&str)", |b| {
+        b.iter(|| towline::uri::parse(black_box(URI)).expect("a valid URL"))
+    });
+    let uri: http::Uri = URI.parse().expect("uri");
+    group.bench_function("IntoUri for http::Uri", |b| {
+        use towline::IntoUri;
+        b.iter(|| black_box(uri.clone()).into_uri().expect("a valid URI"))
+    });
+    let client = towline::Client::builder()
+        .build_with_dialer(in_memory_dialer())
+        .expect("client");
+    async fn get(client: &towline::Client, uri: impl towline::IntoUri) {
+        let response = client.get(uri).send().await.expect("response");
+        black_box(response.bytes().await.expect("body"));
+    }
+    group.bench_function("Client::get(&str)", |b| {
+        b.to_async(&runtime).iter(|| get(&client, URI))
+    });
+    group.bench_function("Client::get(http::Uri)", |b| {
+        b.to_async(&runtime).iter(|| get(&client, uri.clone()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, layers, client_over_connector, url_edge);
 criterion_main!(benches);
