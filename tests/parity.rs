@@ -285,3 +285,66 @@ async fn try_clone_copies_a_replayable_request_and_refuses_a_stream() {
     let invalid = client.get("http://exa mple/");
     assert!(invalid.try_clone().is_none());
 }
+
+#[tokio::test]
+async fn response_length_address_and_cookies() {
+    let server = TestServer::start(|req| match req.path() {
+        "/sized" => Reply::text("12345"),
+        "/chunked" => Reply::text("12345").chunked(2),
+        "/cookies" => Reply::ok()
+            .header("Set-Cookie", "a=1; Path=/")
+            .header("Set-Cookie", "b=2; Max-Age=60")
+            .header("Set-Cookie", "evil=1; Domain=other.test")
+            .header("Set-Cookie", "s=1; Secure"),
+        _ => Reply::new(204),
+    })
+    .await;
+    let client = Client::new();
+    let sized = client.get(server.url("/sized")).send().await.expect("sent");
+    assert_eq!(sized.content_length(), Some(5));
+    assert_eq!(sized.remote_addr(), Some(server.addr()));
+    let chunked = client
+        .get(server.url("/chunked"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(chunked.content_length(), None);
+    let head = client
+        .head(server.url("/sized"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        head.content_length(),
+        Some(0),
+        "a HEAD response has no body"
+    );
+    let empty = client.get(server.url("/none")).send().await.expect("sent");
+    assert_eq!(empty.content_length(), Some(0));
+
+    let response = client
+        .get(server.url("/cookies"))
+        .send()
+        .await
+        .expect("sent");
+    let cookies: Vec<(String, String, String, bool)> = response
+        .cookies()
+        .iter()
+        .map(|c| {
+            (
+                c.name().to_owned(),
+                c.value().to_owned(),
+                c.domain().to_owned(),
+                c.persistent(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            ("a".into(), "1".into(), "127.0.0.1".into(), false),
+            ("b".into(), "2".into(), "127.0.0.1".into(), true),
+        ],
+        "another site's cookie and a Secure one over http are left out"
+    );
+}

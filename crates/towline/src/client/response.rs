@@ -78,6 +78,37 @@ impl Response {
         self.inner.extensions().get()
     }
 
+    /// The length of the body, when it is known before reading it: from
+    /// `Content-Length` (for a body sent without coding), `0` for a body that cannot
+    /// have bytes (`HEAD`, `204`, `304`). `None` for a chunked, close-delimited or
+    /// decoded body.
+    pub fn content_length(&self) -> Option<u64> {
+        http_body::Body::size_hint(self.inner.body()).exact()
+    }
+
+    /// The address of the server (or of the proxy) the response came from.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.connection_info().and_then(|info| info.peer_addr)
+    }
+
+    /// The cookies of the response's `Set-Cookie` headers, as a jar would store them
+    /// for [`effective_uri`](Self::effective_uri): with their domain and path settled,
+    /// and without those a jar refuses (another site's domain, a `Secure` cookie over
+    /// plain http, a malformed one). The client's own jar, if any, already has them.
+    #[cfg(feature = "cookies")]
+    pub fn cookies(&self) -> Vec<crate::cookie::Cookie> {
+        let set_cookies = self.inner.headers().get_all(http::header::SET_COOKIE);
+        if set_cookies.iter().next().is_none() {
+            return Vec::new();
+        }
+        let jar = crate::cookie::Jar::new();
+        let uri = self.effective_uri();
+        for value in set_cookies {
+            let _ = jar.set_cookie(uri, value.as_bytes());
+        }
+        jar.iter().collect()
+    }
+
     /// Reads the whole body.
     pub async fn bytes(self) -> Result<Bytes, Error> {
         read_body(self.inner.into_body()).await
