@@ -168,6 +168,16 @@ pub(crate) struct Args {
     #[arg(long = "http2-prior-knowledge")]
     pub(crate) http2_prior_knowledge: bool,
 
+    /// The largest response head accepted, in bytes, over HTTP/1.1 and HTTP/2
+    /// alike (a `k` or `m` suffix for KiB or MiB). A larger head fails the transfer
+    /// with exit code 8 (weird server reply). Default 256k.
+    #[arg(long = "max-header-size", value_name = "BYTES", value_parser = bytes_size)]
+    pub(crate) max_header_size: Option<usize>,
+
+    /// The most header fields accepted in an HTTP/1.1 response. Default 1000.
+    #[arg(long = "max-headers", value_name = "NUM")]
+    pub(crate) max_headers: Option<usize>,
+
     /// Resend a request once when a pooled connection turns out to be dead, when
     /// that is safe (the default).
     #[arg(long = "retry-stale", overrides_with = "no_retry_stale")]
@@ -282,6 +292,20 @@ fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("'{text}' seconds is too long"))
 }
 
+/// A size in bytes, with an optional `k` or `m` suffix (KiB, MiB), as curl's
+/// `--max-filesize` reads one.
+fn bytes_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let bad = || format!("'{text}' is not a size in bytes");
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1024),
+        Some((i, 'm' | 'M')) => (&text[..i], 1024 * 1024),
+        _ => (text, 1),
+    };
+    let n: usize = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(unit).ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +353,27 @@ mod tests {
         assert_eq!(c.args.max_time, Some(Duration::from_secs(2)));
         for bad in ["-1", "nan", "x", "inf"] {
             assert!(parse(["towline", "-m", bad, "http://a/"]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_limits_take_sizes() {
+        let c = cli(&[
+            "--max-header-size",
+            "64k",
+            "--max-headers",
+            "20",
+            "http://a/",
+        ]);
+        assert_eq!(c.args.max_header_size, Some(64 * 1024));
+        assert_eq!(c.args.max_headers, Some(20));
+        let c = cli(&["--max-header-size", "1M", "http://a/"]);
+        assert_eq!(c.args.max_header_size, Some(1024 * 1024));
+        let c = cli(&["--max-header-size", "5000", "http://a/"]);
+        assert_eq!(c.args.max_header_size, Some(5000));
+        for bad in ["-1", "k", "1.5k", "x", "99999999999999999999"] {
+            let argv = ["towline", "--max-header-size", bad, "http://a/"];
+            assert!(parse(argv).is_err(), "{bad}");
         }
     }
 

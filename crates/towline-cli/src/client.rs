@@ -41,6 +41,12 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
         // curl sets no limit either.
         .decoded_limit(None::<u64>)
         .http2_prior_knowledge(args.http2_prior_knowledge);
+    if let Some(bytes) = args.max_header_size {
+        builder = builder.max_header_size(bytes);
+    }
+    if let Some(n) = args.max_headers {
+        builder = builder.max_headers(n);
+    }
 
     let follow = args.location || args.browser_redirects;
     builder = if follow {

@@ -1,4 +1,28 @@
 //! Exit codes, curl's numbers, and how a failure becomes one line on stderr.
+//!
+//! | code | when |
+//! | --- | --- |
+//! | 1 | unsupported protocol (a scheme other than http and https, also as a redirect target) |
+//! | 2 | bad usage, or a setting that could not be used |
+//! | 3 | malformed URL, or a request towline refuses to send |
+//! | 5 / 6 | the proxy's / the host's name could not be resolved |
+//! | 7 | connecting failed |
+//! | 8 | the server's reply could not be parsed, or its head is over `--max-header-size` / `--max-headers` |
+//! | 16 | HTTP/2 framing layer problem: a protocol error the client detected (its own GOAWAY), or the server's GOAWAY with an error before any response |
+//! | 18 | partial file: the connection closed mid-body (HTTP/1.1 or HTTP/2) |
+//! | 22 | HTTP status 400 or above, with `-f` |
+//! | 23 / 26 | writing the output / reading the upload failed |
+//! | 28 | a timeout |
+//! | 35 | the TLS handshake failed |
+//! | 47 | more redirects than `--max-redirs` |
+//! | 52 | empty reply: the connection closed before any response (HTTP/1.1 or HTTP/2), or an HTTP/1-only server answered HTTP/2 prior knowledge |
+//! | 56 | receiving data failed otherwise |
+//! | 58 | the client certificate or key could not be used |
+//! | 60 | the server's certificate failed verification |
+//! | 61 | the body could not be decoded |
+//! | 77 | the CA file could not be read or used |
+//! | 92 | HTTP/2 stream error: the stream was reset (`RST_STREAM`), by the server or by the client's HTTP/2 layer |
+//! | 97 | the proxy's handshake failed or the proxy refused the tunnel |
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -13,6 +37,8 @@ pub(crate) mod code {
     pub(crate) const USAGE: u8 = 2;
     /// Malformed URL.
     pub(crate) const URL_MALFORMED: u8 = 3;
+    /// A problem in the HTTP/2 framing layer.
+    pub(crate) const HTTP2: u8 = 16;
     /// The proxy's host name could not be resolved.
     pub(crate) const COULDNT_RESOLVE_PROXY: u8 = 5;
     /// The host name could not be resolved.
@@ -47,6 +73,8 @@ pub(crate) mod code {
     pub(crate) const BAD_CONTENT_ENCODING: u8 = 61;
     /// The CA certificate file could not be read or used.
     pub(crate) const SSL_CACERT_BADFILE: u8 = 77;
+    /// An HTTP/2 stream was reset.
+    pub(crate) const HTTP2_STREAM: u8 = 92;
     /// The proxy's handshake failed or the proxy refused the tunnel.
     pub(crate) const PROXY: u8 = 97;
 }
@@ -74,6 +102,26 @@ impl Failure {
             None => format!("{err} ({uri})"),
         };
         Failure::new(classify(err, stage), message)
+    }
+}
+
+impl Failure {
+    /// With HTTP/2 prior knowledge, a connection the server closed before any
+    /// response is curl's 52 (empty reply): what an HTTP/1-only server does with the
+    /// HTTP/2 preface. hyper reports it as an I/O error with the HTTP/2 error turned
+    /// into a plain `io::Error`, so only the caller knows the connection spoke HTTP/2.
+    pub(crate) fn prior_knowledge_refused(mut self, err: &Error) -> Failure {
+        use std::io::ErrorKind;
+        let closed = find::<std::io::Error>(err).is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
+            )
+        });
+        if self.code == code::RECV_ERROR && closed {
+            self.code = code::GOT_NOTHING;
+        }
+        self
     }
 }
 
@@ -152,6 +200,9 @@ pub(crate) fn classify(err: &Error, stage: Stage) -> u8 {
     if err.is_response() {
         return code::WEIRD_SERVER_REPLY;
     }
+    if let Some(h2) = find_h2(err) {
+        return h2_code(h2, stage);
+    }
     if err.is_body() {
         // Before the response, a body error is the upload's: the file could not be
         // read, or changed length while it was sent.
@@ -164,6 +215,34 @@ pub(crate) fn classify(err: &Error, stage: Stage) -> u8 {
         return code::GOT_NOTHING;
     }
     code::RECV_ERROR
+}
+
+/// curl's code for an HTTP/2 failure, by what h2 says and when it happened.
+fn h2_code(h2: &h2::Error, stage: Stage) -> u8 {
+    if h2.is_reset() && !h2.is_go_away() {
+        return code::HTTP2_STREAM;
+    }
+    if h2.is_io() {
+        return match stage {
+            Stage::Request => code::GOT_NOTHING,
+            Stage::Body => code::PARTIAL_FILE,
+        };
+    }
+    if h2.is_go_away() {
+        let reason = h2.reason();
+        return match (stage, h2.is_remote()) {
+            // The server ended the connection mid-body.
+            (Stage::Body, true) => code::PARTIAL_FILE,
+            (Stage::Request, true) if reason == Some(h2::Reason::NO_ERROR) => code::GOT_NOTHING,
+            // An HTTP/1 reply read as HTTP/2 is a frame far over the largest size:
+            // the server does not speak HTTP/2 (prior knowledge to an HTTP/1 server).
+            (Stage::Request, false) if reason == Some(h2::Reason::FRAME_SIZE_ERROR) => {
+                code::GOT_NOTHING
+            }
+            _ => code::HTTP2,
+        };
+    }
+    code::HTTP2
 }
 
 /// Whether the connection closed before any byte of a response arrived.
@@ -181,6 +260,26 @@ fn tls_code(err: &Error) -> u8 {
         Some(towline::tls::rustls::Error::InvalidCertificate(_)) => code::PEER_FAILED_VERIFICATION,
         _ => code::SSL_CONNECT_ERROR,
     }
+}
+
+/// The HTTP/2 error in the error's `source()` chain, also inside an `io::Error`
+/// (whose `source()` skips the error it wraps).
+fn find_h2(err: &Error) -> Option<&h2::Error> {
+    let mut next: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<h2::Error>() {
+            return Some(found);
+        }
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<h2::Error>());
+        if wrapped.is_some() {
+            return wrapped;
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The first cause of type `E` in the error's `source()` chain.

@@ -137,6 +137,7 @@ fn prepare(cli: &Cli) -> Result<Prepared, Failure> {
         following: args.location || args.browser_redirects,
         browser_like: args.browser_redirects,
         unix_socket: args.unix_socket.clone(),
+        prior_knowledge: args.http2_prior_knowledge,
     };
     Ok((ctx, transfers, built.jar))
 }

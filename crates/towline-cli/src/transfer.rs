@@ -29,6 +29,8 @@ pub(crate) struct Context {
     pub(crate) following: bool,
     pub(crate) browser_like: bool,
     pub(crate) unix_socket: Option<PathBuf>,
+    /// `--http2-prior-knowledge`: `http://` URLs speak HTTP/2 from the first byte.
+    pub(crate) prior_knowledge: bool,
 }
 
 /// Fetches `uri` and writes what it returned to `target`.
@@ -51,11 +53,14 @@ pub(crate) async fn run(ctx: &Context, uri: &Uri, target: &Target) -> Result<(),
 
     ctx.verbose.trying(uri, ctx.unix_socket.as_deref());
     let opened_before = ctx.client.pool_stats().opened;
-    let mut response = ctx
-        .client
-        .execute(request)
-        .await
-        .map_err(|e| Failure::from_error(&e, Stage::Request, uri))?;
+    let mut response = ctx.client.execute(request).await.map_err(|e| {
+        let failure = Failure::from_error(&e, Stage::Request, uri);
+        if ctx.prior_knowledge && uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+            failure.prior_knowledge_refused(&e)
+        } else {
+            failure
+        }
+    })?;
     ctx.verbose.exchange(
         &Sent {
             method: &t.method,

@@ -424,6 +424,25 @@ impl ClientBuilder {
         self.connector(|c| c.http2_prior_knowledge(on))
     }
 
+    /// The largest response head accepted, in bytes, over HTTP/1.1 and HTTP/2 alike
+    /// (over HTTP/2 it is advertised as `SETTINGS_MAX_HEADER_LIST_SIZE`); see
+    /// [`connect::Builder::max_header_size`]. A larger head fails the request with an
+    /// error that is [`is_response()`](Error::is_response), its source a
+    /// [`ResponseHeadTooLarge`](crate::connect::ResponseHeadTooLarge).
+    ///
+    /// Default is 256 KiB (262,144 bytes).
+    pub fn max_header_size(self, bytes: usize) -> Self {
+        self.connector(|c| c.max_header_size(bytes))
+    }
+
+    /// The most header fields accepted in an HTTP/1.1 response; see
+    /// [`connect::Builder::max_headers`].
+    ///
+    /// Default is 1,000.
+    pub fn max_headers(self, n: usize) -> Self {
+        self.connector(|c| c.max_headers(n))
+    }
+
     /// Builds the client, or reports the first invalid setting.
     pub fn build(self) -> Result<Client, Error> {
         self.build_with_dialer(connect::TcpDialer::new())

@@ -55,6 +55,17 @@
 //! # let _ = client;
 //! # Ok(()) }
 //! ```
+//!
+//! # Limits
+//!
+//! | limit | default | setter |
+//! | --- | --- | --- |
+//! | response head, bytes (HTTP/1.1 head; HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`) | 256 KiB | [`ClientBuilder::max_header_size`] |
+//! | response header fields (HTTP/1.1) | 1,000 | [`ClientBuilder::max_headers`] |
+//!
+//! A head over either limit fails the request with an error that is
+//! [`is_response()`](crate::Error::is_response), whose source is a
+//! [`ResponseHeadTooLarge`](crate::connect::ResponseHeadTooLarge) naming the limit.
 
 mod body;
 mod builder;

@@ -89,6 +89,7 @@
 mod dial;
 mod info;
 mod io;
+mod limits;
 mod pool;
 mod proxy_error;
 mod response;
@@ -119,6 +120,7 @@ use crate::error::{BoxError, Error, Kind, LengthMismatch, Message, StaleConnecti
 
 pub use dial::{Connected, Destination, Dial, DialError, Io};
 pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection};
+pub use limits::ResponseHeadTooLarge;
 pub use pool::PoolStats;
 pub use proxy_error::ProxyError;
 pub use response::ResponseBody;
@@ -195,6 +197,7 @@ struct Shared<D> {
     pool: Pool,
     connect_timeout: Option<Duration>,
     http1: hyper::client::conn::http1::Builder,
+    head_limits: limits::HeadLimits,
     #[cfg(feature = "tls")]
     tls: Arc<dyn crate::tls::TlsPolicy>,
     h2c: bool,
@@ -254,8 +257,8 @@ impl<D> Connector<D> {
 pub struct Builder {
     pool: pool::Config,
     connect_timeout: Option<Duration>,
-    max_header_size: Option<usize>,
-    max_headers: Option<usize>,
+    max_header_size: usize,
+    max_headers: usize,
     #[cfg(feature = "tls")]
     tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
     h2c: bool,
@@ -290,8 +293,8 @@ impl Builder {
                 max_connections_per_host: None,
             },
             connect_timeout: Some(Duration::from_secs(30)),
-            max_header_size: None,
-            max_headers: None,
+            max_header_size: limits::DEFAULT_MAX_HEADER_SIZE,
+            max_headers: limits::DEFAULT_MAX_HEADERS,
             #[cfg(feature = "tls")]
             tls: None,
             h2c: false,
@@ -371,19 +374,27 @@ impl Builder {
         self
     }
 
-    /// The largest response head accepted, in bytes.
+    /// The largest response head accepted, in bytes, over HTTP/1.1 and HTTP/2 alike.
     ///
-    /// Default is hyper's, about 400 KiB.
+    /// Over HTTP/1.1 it bounds the status line and header lines as received, up to
+    /// the blank line (and the trailers of a chunked body). Over HTTP/2 it is advertised to the server as
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`, which counts each field's name and value plus
+    /// 32 bytes. A larger head fails the request with a
+    /// [`ResponseHeadTooLarge`] error naming the limit.
+    ///
+    /// Default is 256 KiB (262,144 bytes), Chromium's limit.
     pub fn max_header_size(mut self, bytes: usize) -> Builder {
-        self.max_header_size = Some(bytes);
+        self.max_header_size = bytes;
         self
     }
 
-    /// The most header fields accepted in a response.
+    /// The most header fields accepted in an HTTP/1.1 response (HTTP/2 bounds a head
+    /// by [`max_header_size`](Builder::max_header_size) alone). More fails the request
+    /// with a [`ResponseHeadTooLarge`] error.
     ///
-    /// Default is hyper's, 100.
+    /// Default is 1,000 (hyper's own default is 100, fewer than some servers send).
     pub fn max_headers(mut self, n: usize) -> Builder {
-        self.max_headers = Some(n);
+        self.max_headers = n;
         self
     }
 
@@ -395,19 +406,19 @@ impl Builder {
     /// Builds a connector that opens connections with `dialer` (Twisted's
     /// `Agent.usingEndpointFactory`).
     pub fn build_with_dialer<D: Dial>(self, dialer: D) -> Connector<D> {
+        let head_limits = limits::HeadLimits {
+            bytes: self.max_header_size,
+            fields: self.max_headers,
+        };
         let mut http1 = hyper::client::conn::http1::Builder::new();
-        if let Some(n) = self.max_header_size {
-            http1.max_buf_size(n.max(8192));
-        }
-        if let Some(n) = self.max_headers {
-            http1.max_headers(n);
-        }
+        head_limits.configure_http1(&mut http1);
         Connector {
             shared: Arc::new(Shared {
                 dialer,
                 pool: Pool::new(self.pool),
                 connect_timeout: self.connect_timeout,
                 http1,
+                head_limits,
                 #[cfg(feature = "tls")]
                 tls: self
                     .tls
@@ -821,8 +832,14 @@ impl<D: Dial> Shared<D> {
                     )
                 });
                 let (read_after, written_after) = meta.counters.snapshot();
+                let err = match self.head_limits.exceeded_by(err.into_error(), h2) {
+                    Ok(too_large) => {
+                        return Err(Error::new(Kind::Response, Some(Box::new(too_large))));
+                    }
+                    Err(err) => err,
+                };
                 return Err(classify(
-                    err.into_error(),
+                    err,
                     &key,
                     h2,
                     reused,
@@ -918,6 +935,7 @@ impl<D: Dial> Shared<D> {
             if self.may_h2(key) && (meta.alpn.as_deref() == Some(b"h2") || key.tls.is_none()) {
                 let (tx, conn) =
                     hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .max_header_list_size(self.head_limits.http2_bytes())
                         .handshake::<_, Outgoing>(io)
                         .await
                         .map_err(|e| Error::new(Kind::Connect, Some(Box::new(e))))?;
