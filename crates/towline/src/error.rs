@@ -50,6 +50,8 @@ use std::sync::Mutex;
 
 use http::Uri;
 
+use crate::redact::Redaction;
+
 /// A type-erased error, as used by tower.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -69,6 +71,7 @@ struct Inner {
     kind: Kind,
     uri: Option<Uri>,
     source: Option<BoxError>,
+    redaction: Redaction,
 }
 
 /// What class of failure an [`Error`] is.
@@ -106,12 +109,21 @@ impl Error {
                 kind,
                 uri: None,
                 source,
+                redaction: Redaction::new(),
             }),
         }
     }
 
     pub(crate) fn with_uri(mut self, uri: Uri) -> Error {
         self.inner.uri = Some(uri);
+        self
+    }
+
+    /// Sets the redaction that `Display` and `Debug` show the URI with.
+    pub(crate) fn with_redaction(mut self, redaction: &Redaction) -> Error {
+        if self.inner.redaction != *redaction {
+            self.inner.redaction = redaction.clone();
+        }
         self
     }
 
@@ -165,7 +177,9 @@ impl Error {
         self.inner.uri.as_ref()
     }
 
-    /// Removes the URI, for example before logging an error whose URI holds secrets.
+    /// Removes the URI, for callers who log errors verbatim and want no URL in their
+    /// logs at all. (`Display` and `Debug` already hide userinfo and secret query
+    /// parameters; see [`crate::redact`].)
     pub fn without_uri(mut self) -> Error {
         self.inner.uri = None;
         self
@@ -280,6 +294,24 @@ impl Error {
         self.stale_connection()?.take_unsent_request()
     }
 
+    /// The whole chain on one line, for people who want everything: this error's text,
+    /// then each cause's, separated by `": "`, each cause once.
+    ///
+    /// `Display` shows this error's own line only (the Rust convention, so that
+    /// `anyhow`'s and `eyre`'s reports, which walk [`source()`](StdError::source)
+    /// themselves, do not repeat a cause).
+    ///
+    /// ```
+    /// # fn show(err: &towline::Error) {
+    /// eprintln!("error: {}", err.report());
+    /// // error: connection failed for http://127.0.0.1:9/: could not connect to
+    /// // 127.0.0.1:9: Connection refused (os error 111)
+    /// # }
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+
     /// The first cause in the chain that is an `E`.
     fn find<E: StdError + 'static>(&self) -> Option<&E> {
         let mut next = self
@@ -302,7 +334,7 @@ impl fmt::Debug for Error {
         let mut d = f.debug_struct("towline::Error");
         d.field("kind", &self.inner.kind);
         if let Some(uri) = &self.inner.uri {
-            d.field("uri", &format_args!("{}", Redacted(uri)));
+            d.field("uri", &self.inner.redaction.uri(uri));
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
@@ -327,49 +359,48 @@ impl fmt::Display for Error {
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {
-            write!(f, " for {}", Redacted(uri))?;
-        }
-        if let Some(source) = &self.inner.source {
-            write!(f, ": {source}")?;
-            // hyper's messages are terse ("error from user's Body stream"); name their
-            // cause too, so one line says what happened.
-            if source.is::<hyper::Error>() {
-                let mut next = source.source();
-                while let Some(cause) = next {
-                    write!(f, ": {cause}")?;
-                    next = cause.source();
-                }
-            }
+            write!(f, " for {}", self.inner.redaction.uri(uri))?;
         }
         Ok(())
     }
 }
 
-/// A URI as error messages show it: a password in its userinfo replaced by `***`, so
-/// that a logged error does not leak it.
-pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+/// An error and its whole chain of causes on one line; see [`Error::report`].
+///
+/// It works for any error (`Report::new(&err)`), and is what the `towline` command
+/// prints.
+pub struct Report<'a>(&'a (dyn StdError + 'static));
 
-impl fmt::Display for Redacted<'_> {
+impl<'a> Report<'a> {
+    /// The report of any error.
+    pub fn new(err: &'a (dyn StdError + 'static)) -> Report<'a> {
+        Report(err)
+    }
+}
+
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uri = self.0;
-        let Some(authority) = uri.authority() else {
-            return write!(f, "{uri}");
-        };
-        let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
-            return write!(f, "{uri}");
-        };
-        let Some((user, _password)) = userinfo.split_once(':') else {
-            return write!(f, "{uri}");
-        };
-        if let Some(scheme) = uri.scheme_str() {
-            write!(f, "{scheme}://")?;
-        }
-        write!(f, "{user}:***@{host}")?;
-        f.write_str(uri.path())?;
-        if let Some(query) = uri.query() {
-            write!(f, "?{query}")?;
+        let mut written = self.0.to_string();
+        f.write_str(&written)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // A cause whose text its parent already showed (errors outside towline
+            // sometimes print their source too) is written once.
+            if !text.is_empty() && !written.contains(&text) {
+                write!(f, ": {text}")?;
+                written.push_str(": ");
+                written.push_str(&text);
+            }
+            next = cause.source();
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

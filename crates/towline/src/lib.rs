@@ -127,6 +127,7 @@ pub mod error;
 pub mod proxy;
 #[cfg(feature = "redirect")]
 pub mod redirect;
+pub mod redact;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "tls")]
@@ -136,7 +137,7 @@ pub mod uri;
 pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response};
-pub use error::{BoxError, Error, Kind, Result};
+pub use error::{BoxError, Error, Kind, Report, Result};
 pub use uri::{IntoUri, Url};
 
 /// The Rust blocks of the repository's README, compiled and run as doc tests.
