@@ -31,10 +31,11 @@
 //! assert_eq!(err.kind(), Kind::Connect);
 //! assert!(err.is_connect() && !err.is_timeout());
 //! assert_eq!(err.uri().map(|u| u.port_u16()), Some(Some(port)));
-//! // The written text names the URI and the cause, on one line.
-//! assert!(err.to_string().starts_with("connection failed for http://127.0.0.1:"));
-//! // The cause is reachable for code that needs it.
+//! // `Display` is the error's own line; the cause is reachable with `source()`, and
+//! // `report()` writes the whole chain on one line.
+//! assert_eq!(err.to_string(), format!("connection failed for http://127.0.0.1:{port}/"));
 //! assert!(std::error::Error::source(&err).is_some());
+//! assert!(err.report().to_string().contains(": could not connect to 127.0.0.1:"));
 //!
 //! // A request towline refuses before any I/O.
 //! let bad = http::Request::get("/no/scheme").body(Body::empty()).expect("a request");
@@ -718,39 +719,92 @@ mod tests {
     }
 
     #[test]
-    fn display_is_written_text_with_uri_and_cause() {
+    fn display_is_its_own_line_and_report_has_the_chain() {
         let err = Error::new(Kind::Body, Some(Box::new(Truncated::new(3, Some(10)))))
             .with_uri(Uri::from_static("http://example.test/a"));
+        assert_eq!(err.to_string(), "body failed for http://example.test/a");
         assert_eq!(
-            err.to_string(),
+            err.report().to_string(),
             "body failed for http://example.test/a: response body truncated: \
              the connection closed after 3 of 10 bytes"
         );
         assert!(err.is_body() && err.is_truncated());
         let err = err.without_uri();
         assert!(err.uri().is_none());
+        assert_eq!(err.to_string(), "body failed");
         assert!(err.source().is_some());
     }
 
+    /// An error outside towline whose text repeats its source's.
+    #[derive(Debug)]
+    struct Wraps(std::io::Error);
+
+    impl fmt::Display for Wraps {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "wrapper: {}", self.0)
+        }
+    }
+
+    impl StdError for Wraps {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
-    fn a_password_in_the_uri_is_never_displayed() {
-        let err = Error::new(Kind::Connect, None)
-            .with_uri(Uri::from_static("http://me:s3cret@example.test:8080/a?b=c"));
+    fn report_writes_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::new(Kind::Connect, Some(Box::new(Wraps(io))));
+        assert_eq!(
+            err.report().to_string(),
+            "connection failed: wrapper: refused"
+        );
+        let nested = Error::new(Kind::Request, Some(Box::new(err)));
+        assert_eq!(
+            nested.report().to_string(),
+            "request failed: connection failed: wrapper: refused"
+        );
+        assert_eq!(
+            format!("{:?}", nested.report()),
+            nested.report().to_string()
+        );
+    }
+
+    #[test]
+    fn userinfo_and_secret_params_are_never_displayed() {
+        let err = Error::new(Kind::Connect, None).with_uri(Uri::from_static(
+            "http://me:s3cret@example.test:8080/a?b=c&access_token=s3cret",
+        ));
         assert_eq!(
             err.to_string(),
-            "connection failed for http://me:***@example.test:8080/a?b=c"
+            "connection failed for http://***@example.test:8080/a?b=c&access_token=***"
         );
-        assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+        for text in [
+            format!("{err:?}"),
+            format!("{err:#?}"),
+            err.report().to_string(),
+        ] {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
         // The URI itself is the caller's, unchanged.
         assert_eq!(
             err.uri().and_then(|u| u.authority()).map(|a| a.as_str()),
             Some("me:s3cret@example.test:8080")
         );
-        let user_only =
-            Error::new(Kind::Connect, None).with_uri(Uri::from_static("http://me@example.test/"));
+        let user_only = Error::new(Kind::Connect, None)
+            .with_uri(Uri::from_static("http://TOKEN@example.test/"));
         assert_eq!(
             user_only.to_string(),
-            "connection failed for http://me@example.test/"
+            "connection failed for http://***@example.test/"
+        );
+        let custom = Error::new(Kind::Connect, None)
+            .with_uri(Uri::from_static(
+                "http://example.test/?session=s3cret&key=1",
+            ))
+            .with_redaction(&Redaction::only(["session"]));
+        assert_eq!(
+            custom.to_string(),
+            "connection failed for http://example.test/?session=***&key=1"
         );
     }
 

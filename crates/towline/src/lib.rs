@@ -125,9 +125,9 @@ pub mod decompress;
 pub mod error;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+pub mod redact;
 #[cfg(feature = "redirect")]
 pub mod redirect;
-pub mod redact;
 #[cfg(feature = "retry")]
 pub mod retry;
 #[cfg(feature = "tls")]

@@ -141,7 +141,10 @@ impl Redaction {
             Some(_) => None,
             None => Some(DEFAULT_SECRET_PARAMS.iter().copied()),
         };
-        custom.into_iter().flatten().chain(default.into_iter().flatten())
+        custom
+            .into_iter()
+            .flatten()
+            .chain(default.into_iter().flatten())
     }
 
     /// Whether this is the default list.
@@ -428,7 +431,12 @@ mod tests {
         let only = Redaction::only(["session"]);
         assert!(only.is_secret_param("SESSION"));
         assert!(!only.is_secret_param("access_token"));
-        assert!(Redaction::only(Vec::<String>::new()).names().next().is_none());
+        assert!(
+            Redaction::only(Vec::<String>::new())
+                .names()
+                .next()
+                .is_none()
+        );
         assert_eq!(format!("{only:?}"), "{\"session\"}");
     }
 

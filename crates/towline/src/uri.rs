@@ -265,7 +265,8 @@ fn has_dot_segment(path: &str) -> bool {
 /// `***` (see [`crate::redact`]).
 #[derive(Clone)]
 pub struct InvalidUrl {
-    /// The input as given, for a later [`InvalidUrl::redact_with`].
+    /// The input as given, for the `Client`'s own redaction.
+    #[cfg(feature = "client")]
     raw: String,
     /// The input as output shows it.
     input: String,
@@ -283,6 +284,7 @@ impl InvalidUrl {
     fn new(input: &str, reason: Reason) -> InvalidUrl {
         let input = input.trim();
         InvalidUrl {
+            #[cfg(feature = "client")]
             raw: input.to_owned(),
             input: Redaction::new().text(input),
             reason,
@@ -294,6 +296,7 @@ impl InvalidUrl {
     }
 
     /// Shows the input with `redaction` instead of the default one.
+    #[cfg(feature = "client")]
     pub(crate) fn redact_with(mut self, redaction: &Redaction) -> InvalidUrl {
         if !redaction.is_default() {
             self.input = redaction.text(&self.raw);

@@ -45,7 +45,8 @@ impl RequestBuilder {
             .into_uri()
             .map_err(|e| {
                 let e = e.redact_with(client.redaction());
-                Error::new(Kind::InvalidRequest, Some(Box::new(e))).with_redaction(client.redaction())
+                Error::new(Kind::InvalidRequest, Some(Box::new(e)))
+                    .with_redaction(client.redaction())
             })
             .map(|uri| {
                 let mut request = Request::new(Body::empty());

@@ -74,7 +74,12 @@ where
             match tokio::time::timeout_at(deadline, call).await {
                 Ok(response) => {
                     let response = response.map_err(failed)?;
-                    Ok(body::wrap(response, Some(deadline), read_timeout, redaction))
+                    Ok(body::wrap(
+                        response,
+                        Some(deadline),
+                        read_timeout,
+                        redaction,
+                    ))
                 }
                 Err(_) => Err(Error::new(
                     Kind::Timeout,

@@ -205,7 +205,8 @@ where
                 return Err(Refusal::HandBack("its Location is not a usable URI"));
             }
             Err(ResolveError::Scheme(scheme)) => {
-                let err = UnsupportedScheme::new(scheme, self.uri.clone(), self.redaction().clone());
+                let err =
+                    UnsupportedScheme::new(scheme, self.uri.clone(), self.redaction().clone());
                 return Err(Refusal::Fail(
                     Box::new(err),
                     "the target's scheme is not http or https",
