@@ -340,7 +340,9 @@ async fn a_body_that_lies_about_its_length_never_completes_a_request() {
             .expect_err("lying body fails");
         assert!(err.is_body(), "{err}");
         assert!(
-            err.to_string().contains("request body declared 4 bytes"),
+            err.report()
+                .to_string()
+                .contains("request body declared 4 bytes"),
             "{err}"
         );
     }
@@ -405,7 +407,10 @@ async fn a_short_body_is_truncated_and_close_delimited_is_reported() {
         .await
         .expect_err("truncated");
     assert!(err.is_body() && err.is_truncated(), "{err}");
-    assert!(err.to_string().contains("after 10 of 100 bytes"), "{err}");
+    assert!(
+        err.report().to_string().contains("after 10 of 100 bytes"),
+        "{err}"
+    );
 
     let response = connector
         .clone()
@@ -455,7 +460,9 @@ async fn a_refused_port_is_a_connect_error() {
     assert!(!err.is_timeout());
     assert_eq!(err.uri().map(ToString::to_string), Some(url));
     assert!(
-        err.to_string().contains("could not connect to 127.0.0.1"),
+        err.report()
+            .to_string()
+            .contains("could not connect to 127.0.0.1"),
         "{err}"
     );
 }

@@ -242,7 +242,10 @@ async fn truncated_gzip_is_a_decode_error_at_every_place() {
             DecodeErrorKind::Truncated,
             "{place}"
         );
-        assert!(err.to_string().ends_with("gzip body is truncated"), "{err}");
+        assert!(
+            err.report().to_string().ends_with("gzip body is truncated"),
+            "{err}"
+        );
     }
     // When the connection is what was cut, the transport error comes through instead.
     let body = Bytes::from(coded.clone());
@@ -284,7 +287,7 @@ async fn bad_crc_bad_isize_and_trailing_garbage_are_decode_errors() {
         let err = decode_error(&client, &server.url("/")).await;
         assert!(err.is_decode(), "{err}");
         assert_eq!(cause::<DecodeError>(&err).kind(), kind);
-        assert!(err.to_string().contains(text), "{err}");
+        assert!(err.report().to_string().contains(text), "{err}");
     }
     // zlib's Adler-32, in 1-byte frames too.
     let mut bad_adler = zlib(&text(20_000), Compression::default());
@@ -301,7 +304,9 @@ async fn bad_crc_bad_isize_and_trailing_garbage_are_decode_errors() {
             "{path}: {err}"
         );
         assert!(
-            err.to_string().contains("deflate Adler-32 mismatch"),
+            err.report()
+                .to_string()
+                .contains("deflate Adler-32 mismatch"),
             "{err}"
         );
     }

@@ -131,7 +131,7 @@ async fn nginx_certificate_for_another_name_is_refused() {
         .expect("request");
     let err = connector.oneshot(request).await.expect_err("name mismatch");
     assert!(
-        err.is_tls() && err.to_string().contains("name mismatch"),
+        err.is_tls() && err.report().to_string().contains("name mismatch"),
         "{err}"
     );
 }

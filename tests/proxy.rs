@@ -250,7 +250,7 @@ async fn an_https_proxy_is_verified_and_forwards_and_tunnels() {
         .await
         .expect_err("untrusted proxy");
     assert!(err.is_tls(), "{err}");
-    assert!(err.to_string().contains("localhost"), "{err}");
+    assert!(err.report().to_string().contains("localhost"), "{err}");
     plain_origin.assert_no_panics();
     origin.assert_no_panics();
 }
@@ -320,7 +320,10 @@ async fn tinyproxy_basic_auth_407_without_credentials_success_with_them() {
         Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED)
     );
     assert!(proxy.is_auth_required());
-    assert!(err.to_string().contains("requires authentication"), "{err}");
+    assert!(
+        err.report().to_string().contains("requires authentication"),
+        "{err}"
+    );
     // A forwarded http request gets the proxy's 407 as its response.
     let (status, _, _) = get(&anonymous, &origin.url("/")).await.expect("a response");
     assert_eq!(status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
@@ -387,7 +390,10 @@ async fn socks5_with_auth_needs_the_right_credentials() {
         .expect_err("needs credentials");
     assert!(err.is_proxy(), "{err}");
     assert!(proxy_error(&err).is_auth_required(), "{err}");
-    assert!(err.to_string().contains("requires authentication"), "{err}");
+    assert!(
+        err.report().to_string().contains("requires authentication"),
+        "{err}"
+    );
 
     let err = get(
         &client(&socks.uri("socks5", Some("towline:nope")), &ca),
@@ -653,7 +659,7 @@ async fn a_hyper_server_on_a_unix_socket_through_the_unix_dialer() {
         .expect("request");
     let err = missing.oneshot(request).await.expect_err("no socket");
     assert!(err.is_connect(), "{err}");
-    assert!(err.to_string().contains("none.sock"), "{err}");
+    assert!(err.report().to_string().contains("none.sock"), "{err}");
 
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);

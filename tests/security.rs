@@ -1371,7 +1371,10 @@ async fn https_to_a_plain_http_server_never_falls_back_to_clear_text() {
             .await
             .expect_err("no TLS, no request");
         assert!(err.is_tls(), "{how}: {err:?}");
-        assert!(err.to_string().contains("TLS handshake"), "{how}: {err}");
+        assert!(
+            err.report().to_string().contains("TLS handshake"),
+            "{how}: {err}"
+        );
     }
     // What reached the server was a TLS ClientHello, which it could not parse as a
     // request: nothing was recorded, and no credential crossed in clear.
@@ -1587,7 +1590,7 @@ async fn crlf_and_nul_are_refused_at_every_entry_point_before_any_io() {
             .build()
             .expect_err("a User-Agent with control bytes");
         assert!(err.is_invalid_request(), "{}: {err}", ctx("user_agent"));
-        assert!(err.to_string().contains("User-Agent"), "{err}");
+        assert!(err.report().to_string().contains("User-Agent"), "{err}");
     }
     // A header map and default headers with valid values pass (the control run), and
     // only now does the server see a request: none of the refused ones reached it.

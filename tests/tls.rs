@@ -123,20 +123,26 @@ async fn bad_certificates_fail_with_their_cause_named() {
     let server = https_server(&ca.leaf(&["localhost"])).await;
     let connector = Connector::builder().tls(trusting(&ca)).build();
     let err = refused(&connector, &server.url("/")).await;
-    assert!(err.to_string().contains("name mismatch"), "{err}");
+    assert!(err.report().to_string().contains("name mismatch"), "{err}");
 
     let server = https_server(&ca.expired_leaf(&["127.0.0.1"])).await;
     let err = refused(&connector, &server.url("/")).await;
-    assert!(err.to_string().contains("expired"), "{err}");
+    assert!(err.report().to_string().contains("expired"), "{err}");
 
     let stranger = TestCa::new();
     let server = https_server(&stranger.leaf(&["127.0.0.1"])).await;
     let err = refused(&connector, &server.url("/")).await;
-    assert!(err.to_string().contains("unknown authority"), "{err}");
+    assert!(
+        err.report().to_string().contains("unknown authority"),
+        "{err}"
+    );
 
     // The default configuration trusts only the web PKI, not a test CA.
     let err = refused(&Connector::new(), &server.url("/")).await;
-    assert!(err.to_string().contains("unknown authority"), "{err}");
+    assert!(
+        err.report().to_string().contains("unknown authority"),
+        "{err}"
+    );
 
     let ca_leaf = TestCa::ca_as_leaf(&["127.0.0.1"]);
     let server = https_server(&ca_leaf).await;
@@ -146,7 +152,7 @@ async fn bad_certificates_fail_with_their_cause_named() {
         .expect("config");
     let connector = Connector::builder().tls(tls).build();
     let err = refused(&connector, &server.url("/")).await;
-    assert!(err.to_string().contains("CA certificate"), "{err}");
+    assert!(err.report().to_string().contains("CA certificate"), "{err}");
     assert_eq!(connector.pool_stats().in_use, 0);
 }
 
@@ -192,7 +198,7 @@ async fn mutual_tls_works_with_a_client_certificate_and_fails_without() {
 
     let without = Connector::builder().tls(trusting(&ca)).build();
     let err = refused(&without, &server.url("/")).await;
-    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(err.report().to_string().contains("certificate"), "{err}");
 
     let client = ca.client_leaf("towline client");
     let tls = TlsConfig::builder()
@@ -233,7 +239,7 @@ async fn the_policy_chooses_per_host_and_configs_never_share_connections() {
     assert_eq!(body, "hello /a");
     let err = refused(&connector, &server.url("/b")).await;
     assert!(
-        err.to_string().contains("unknown authority"),
+        err.report().to_string().contains("unknown authority"),
         "127.0.0.1 gets `b`, which trusts another CA: {err}"
     );
     let port = server.addr().port();

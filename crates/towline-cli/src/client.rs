@@ -85,7 +85,12 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
         Some(path) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
         None => builder.build(),
     }
-    .map_err(|e| Failure::new(code::USAGE, format!("could not set up the client: {e}")))?;
+    .map_err(|e| {
+        Failure::new(
+            code::USAGE,
+            format!("could not set up the client: {}", e.report()),
+        )
+    })?;
     Ok(Built { client, jar })
 }
 
@@ -122,8 +127,10 @@ fn proxy(args: &Args) -> Result<Option<ProxyLayer>, Failure> {
     let layer = match &args.proxy {
         Some(uri) if uri.trim().is_empty() => None,
         Some(uri) => {
-            let server = ProxyServer::parse(uri)
-                .map_err(|e| Failure::new(code::USAGE, format!("bad proxy '{uri}': {e}")))?;
+            let server = ProxyServer::parse(uri).map_err(|e| {
+                let shown = towline::redact::Redaction::new().text(uri);
+                Failure::new(code::USAGE, format!("bad proxy '{shown}': {e}"))
+            })?;
             Some(ProxyLayer::new(server))
         }
         // A Unix socket goes to one place: the environment's proxies do not apply.
@@ -162,7 +169,11 @@ fn tls(args: &Args) -> Result<towline::tls::TlsConfigBuilder, Failure> {
                 .map_err(|e| {
                     Failure::new(
                         code::SSL_CACERT_BADFILE,
-                        format!("the CA file {} cannot be used: {e}", path.display()),
+                        format!(
+                            "the CA file {} cannot be used: {}",
+                            path.display(),
+                            e.report()
+                        ),
                     )
                 })?;
             tls = tls.replace_roots_pem(&pem);
@@ -187,7 +198,7 @@ fn tls(args: &Args) -> Result<towline::tls::TlsConfigBuilder, Failure> {
             .map_err(|e| {
                 Failure::new(
                     code::SSL_CERTPROBLEM,
-                    format!("the client certificate cannot be used: {e}"),
+                    format!("the client certificate cannot be used: {}", e.report()),
                 )
             })?;
         tls = tls.client_auth_pem(&cert_pem, &key_pem);

@@ -95,11 +95,16 @@ impl Failure {
     }
 
     /// A failure from towline's error, at the given stage of the transfer of `uri`
-    /// (named in the message when the error does not name it itself).
+    /// (named in the message when the error does not name it itself): the whole chain
+    /// of causes on one line, secrets in the URI redacted.
     pub(crate) fn from_error(err: &Error, stage: Stage, uri: &http::Uri) -> Failure {
         let message = match err.uri() {
-            Some(_) => err.to_string(),
-            None => format!("{err} ({uri})"),
+            Some(_) => err.report().to_string(),
+            None => format!(
+                "{} ({})",
+                err.report(),
+                towline::redact::Redaction::new().uri(uri)
+            ),
         };
         Failure::new(classify(err, stage), message)
     }

@@ -29,7 +29,10 @@ impl Target {
                 if name.is_empty() || name == "." || name == ".." {
                     return Err(Failure::new(
                         code::WRITE_ERROR,
-                        format!("-O: the URL {uri} has no file name to save to"),
+                        format!(
+                            "-O: the URL {} has no file name to save to",
+                            towline::redact::Redaction::new().uri(uri)
+                        ),
                     ));
                 }
                 Ok(Target::File(PathBuf::from(name)))

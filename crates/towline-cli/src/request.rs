@@ -60,8 +60,13 @@ impl BodySpec {
 /// become A-labels, dot segments go, `http:/host` and `http:///host` are `http://host`.
 pub(crate) fn parse_url(raw: &str) -> Result<Uri, Failure> {
     let text = raw.trim();
-    let malformed =
-        |why: &str| Failure::new(code::URL_MALFORMED, format!("malformed URL '{raw}': {why}"));
+    let shown = towline::redact::Redaction::new().text(raw);
+    let malformed = |why: &str| {
+        Failure::new(
+            code::URL_MALFORMED,
+            format!("malformed URL '{shown}': {why}"),
+        )
+    };
     if text.is_empty() {
         return Err(malformed("it is empty"));
     }

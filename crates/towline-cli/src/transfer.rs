@@ -48,7 +48,12 @@ pub(crate) async fn run(ctx: &Context, uri: &Uri, target: &Target) -> Result<(),
         .body(t.body.body().await?)
         .build()
         // The URL and headers were checked already: what is left is the -u text.
-        .map_err(|e| Failure::new(code::USAGE, format!("could not build the request: {e}")))?;
+        .map_err(|e| {
+            Failure::new(
+                code::USAGE,
+                format!("could not build the request: {}", e.report()),
+            )
+        })?;
     let sent_headers = request.headers().clone();
 
     ctx.verbose.trying(uri, ctx.unix_socket.as_deref());

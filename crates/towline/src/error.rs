@@ -31,10 +31,11 @@
 //! assert_eq!(err.kind(), Kind::Connect);
 //! assert!(err.is_connect() && !err.is_timeout());
 //! assert_eq!(err.uri().map(|u| u.port_u16()), Some(Some(port)));
-//! // The written text names the URI and the cause, on one line.
-//! assert!(err.to_string().starts_with("connection failed for http://127.0.0.1:"));
-//! // The cause is reachable for code that needs it.
+//! // `Display` is the error's own line; the cause is reachable with `source()`, and
+//! // `report()` writes the whole chain on one line.
+//! assert_eq!(err.to_string(), format!("connection failed for http://127.0.0.1:{port}/"));
 //! assert!(std::error::Error::source(&err).is_some());
+//! assert!(err.report().to_string().contains(": could not connect to 127.0.0.1:"));
 //!
 //! // A request towline refuses before any I/O.
 //! let bad = http::Request::get("/no/scheme").body(Body::empty()).expect("a request");
@@ -49,6 +50,8 @@ use std::fmt;
 use std::sync::Mutex;
 
 use http::Uri;
+
+use crate::redact::Redaction;
 
 /// A type-erased error, as used by tower.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -69,6 +72,7 @@ struct Inner {
     kind: Kind,
     uri: Option<Uri>,
     source: Option<BoxError>,
+    redaction: Redaction,
 }
 
 /// What class of failure an [`Error`] is.
@@ -106,12 +110,21 @@ impl Error {
                 kind,
                 uri: None,
                 source,
+                redaction: Redaction::new(),
             }),
         }
     }
 
     pub(crate) fn with_uri(mut self, uri: Uri) -> Error {
         self.inner.uri = Some(uri);
+        self
+    }
+
+    /// Sets the redaction that `Display` and `Debug` show the URI with.
+    pub(crate) fn with_redaction(mut self, redaction: &Redaction) -> Error {
+        if self.inner.redaction != *redaction {
+            self.inner.redaction = redaction.clone();
+        }
         self
     }
 
@@ -165,7 +178,9 @@ impl Error {
         self.inner.uri.as_ref()
     }
 
-    /// Removes the URI, for example before logging an error whose URI holds secrets.
+    /// Removes the URI, for callers who log errors verbatim and want no URL in their
+    /// logs at all. (`Display` and `Debug` already hide userinfo and secret query
+    /// parameters; see [`crate::redact`].)
     pub fn without_uri(mut self) -> Error {
         self.inner.uri = None;
         self
@@ -280,6 +295,24 @@ impl Error {
         self.stale_connection()?.take_unsent_request()
     }
 
+    /// The whole chain on one line, for people who want everything: this error's text,
+    /// then each cause's, separated by `": "`, each cause once.
+    ///
+    /// `Display` shows this error's own line only (the Rust convention, so that
+    /// `anyhow`'s and `eyre`'s reports, which walk [`source()`](StdError::source)
+    /// themselves, do not repeat a cause).
+    ///
+    /// ```
+    /// # fn show(err: &towline::Error) {
+    /// eprintln!("error: {}", err.report());
+    /// // error: connection failed for http://127.0.0.1:9/: could not connect to
+    /// // 127.0.0.1:9: Connection refused (os error 111)
+    /// # }
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+
     /// The first cause in the chain that is an `E`.
     fn find<E: StdError + 'static>(&self) -> Option<&E> {
         let mut next = self
@@ -302,7 +335,7 @@ impl fmt::Debug for Error {
         let mut d = f.debug_struct("towline::Error");
         d.field("kind", &self.inner.kind);
         if let Some(uri) = &self.inner.uri {
-            d.field("uri", &format_args!("{}", Redacted(uri)));
+            d.field("uri", &self.inner.redaction.uri(uri));
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
@@ -327,49 +360,48 @@ impl fmt::Display for Error {
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {
-            write!(f, " for {}", Redacted(uri))?;
-        }
-        if let Some(source) = &self.inner.source {
-            write!(f, ": {source}")?;
-            // hyper's messages are terse ("error from user's Body stream"); name their
-            // cause too, so one line says what happened.
-            if source.is::<hyper::Error>() {
-                let mut next = source.source();
-                while let Some(cause) = next {
-                    write!(f, ": {cause}")?;
-                    next = cause.source();
-                }
-            }
+            write!(f, " for {}", self.inner.redaction.uri(uri))?;
         }
         Ok(())
     }
 }
 
-/// A URI as error messages show it: a password in its userinfo replaced by `***`, so
-/// that a logged error does not leak it.
-pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+/// An error and its whole chain of causes on one line; see [`Error::report`].
+///
+/// It works for any error (`Report::new(&err)`), and is what the `towline` command
+/// prints.
+pub struct Report<'a>(&'a (dyn StdError + 'static));
 
-impl fmt::Display for Redacted<'_> {
+impl<'a> Report<'a> {
+    /// The report of any error.
+    pub fn new(err: &'a (dyn StdError + 'static)) -> Report<'a> {
+        Report(err)
+    }
+}
+
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let uri = self.0;
-        let Some(authority) = uri.authority() else {
-            return write!(f, "{uri}");
-        };
-        let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
-            return write!(f, "{uri}");
-        };
-        let Some((user, _password)) = userinfo.split_once(':') else {
-            return write!(f, "{uri}");
-        };
-        if let Some(scheme) = uri.scheme_str() {
-            write!(f, "{scheme}://")?;
-        }
-        write!(f, "{user}:***@{host}")?;
-        f.write_str(uri.path())?;
-        if let Some(query) = uri.query() {
-            write!(f, "?{query}")?;
+        let mut written = self.0.to_string();
+        f.write_str(&written)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // A cause whose text its parent already showed (errors outside towline
+            // sometimes print their source too) is written once.
+            if !text.is_empty() && !written.contains(&text) {
+                write!(f, ": {text}")?;
+                written.push_str(": ");
+                written.push_str(&text);
+            }
+            next = cause.source();
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -687,39 +719,92 @@ mod tests {
     }
 
     #[test]
-    fn display_is_written_text_with_uri_and_cause() {
+    fn display_is_its_own_line_and_report_has_the_chain() {
         let err = Error::new(Kind::Body, Some(Box::new(Truncated::new(3, Some(10)))))
             .with_uri(Uri::from_static("http://example.test/a"));
+        assert_eq!(err.to_string(), "body failed for http://example.test/a");
         assert_eq!(
-            err.to_string(),
+            err.report().to_string(),
             "body failed for http://example.test/a: response body truncated: \
              the connection closed after 3 of 10 bytes"
         );
         assert!(err.is_body() && err.is_truncated());
         let err = err.without_uri();
         assert!(err.uri().is_none());
+        assert_eq!(err.to_string(), "body failed");
         assert!(err.source().is_some());
     }
 
+    /// An error outside towline whose text repeats its source's.
+    #[derive(Debug)]
+    struct Wraps(std::io::Error);
+
+    impl fmt::Display for Wraps {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "wrapper: {}", self.0)
+        }
+    }
+
+    impl StdError for Wraps {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
-    fn a_password_in_the_uri_is_never_displayed() {
-        let err = Error::new(Kind::Connect, None)
-            .with_uri(Uri::from_static("http://me:s3cret@example.test:8080/a?b=c"));
+    fn report_writes_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::new(Kind::Connect, Some(Box::new(Wraps(io))));
+        assert_eq!(
+            err.report().to_string(),
+            "connection failed: wrapper: refused"
+        );
+        let nested = Error::new(Kind::Request, Some(Box::new(err)));
+        assert_eq!(
+            nested.report().to_string(),
+            "request failed: connection failed: wrapper: refused"
+        );
+        assert_eq!(
+            format!("{:?}", nested.report()),
+            nested.report().to_string()
+        );
+    }
+
+    #[test]
+    fn userinfo_and_secret_params_are_never_displayed() {
+        let err = Error::new(Kind::Connect, None).with_uri(Uri::from_static(
+            "http://me:s3cret@example.test:8080/a?b=c&access_token=s3cret",
+        ));
         assert_eq!(
             err.to_string(),
-            "connection failed for http://me:***@example.test:8080/a?b=c"
+            "connection failed for http://***@example.test:8080/a?b=c&access_token=***"
         );
-        assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
+        for text in [
+            format!("{err:?}"),
+            format!("{err:#?}"),
+            err.report().to_string(),
+        ] {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
         // The URI itself is the caller's, unchanged.
         assert_eq!(
             err.uri().and_then(|u| u.authority()).map(|a| a.as_str()),
             Some("me:s3cret@example.test:8080")
         );
-        let user_only =
-            Error::new(Kind::Connect, None).with_uri(Uri::from_static("http://me@example.test/"));
+        let user_only = Error::new(Kind::Connect, None)
+            .with_uri(Uri::from_static("http://TOKEN@example.test/"));
         assert_eq!(
             user_only.to_string(),
-            "connection failed for http://me@example.test/"
+            "connection failed for http://***@example.test/"
+        );
+        let custom = Error::new(Kind::Connect, None)
+            .with_uri(Uri::from_static(
+                "http://example.test/?session=s3cret&key=1",
+            ))
+            .with_redaction(&Redaction::only(["session"]));
+        assert_eq!(
+            custom.to_string(),
+            "connection failed for http://example.test/?session=***&key=1"
         );
     }
 

@@ -126,6 +126,7 @@ pub mod error;
 pub mod multipart;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+pub mod redact;
 #[cfg(feature = "redirect")]
 pub mod redirect;
 #[cfg(feature = "retry")]
@@ -137,7 +138,7 @@ pub mod uri;
 pub use body::Body;
 #[cfg(feature = "client")]
 pub use client::{Client, Response};
-pub use error::{BoxError, Error, Kind, Result};
+pub use error::{BoxError, Error, Kind, Report, Result};
 pub use uri::{IntoUri, Url};
 
 /// The Rust blocks of the repository's README, compiled and run as doc tests.

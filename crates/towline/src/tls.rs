@@ -566,7 +566,10 @@ mod tests {
             .build()
             .expect_err("bad");
         assert!(err.is_tls());
-        assert!(err.to_string().contains("holds no certificate"), "{err}");
+        assert!(
+            err.report().to_string().contains("holds no certificate"),
+            "{err}"
+        );
         let err = TlsConfig::builder()
             .replace_roots_pem(b"")
             .build()

@@ -134,7 +134,10 @@ mod tests {
             .await
             .expect_err("must fail");
         assert!(err.is_body());
-        assert!(err.to_string().contains("limit of 4 bytes"), "{err}");
+        assert!(
+            err.report().to_string().contains("limit of 4 bytes"),
+            "{err}"
+        );
         let err = read_body_limited(chunks(&["ab", "cd", "e"]), 4)
             .await
             .expect_err("must fail");

@@ -13,6 +13,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::stack::InnerBody;
 use crate::error::{Error, Kind, TimedOut};
+use crate::redact::Redaction;
 
 /// The body of a [`Client`](super::Client) response.
 ///
@@ -29,6 +30,8 @@ pub struct ResponseBody {
     inner: InnerBody,
     /// The response's URI, for the errors of its body.
     uri: Option<http::Uri>,
+    /// How its errors show `uri`.
+    redaction: Redaction,
     deadline: Option<Pin<Box<Sleep>>>,
     idle: Option<(Duration, Pin<Box<Sleep>>)>,
     done: bool,
@@ -38,6 +41,7 @@ pub(super) fn wrap(
     response: http::Response<InnerBody>,
     deadline: Option<Instant>,
     read_timeout: Option<Duration>,
+    redaction: Redaction,
 ) -> http::Response<ResponseBody> {
     let uri = response
         .extensions()
@@ -48,6 +52,7 @@ pub(super) fn wrap(
         ResponseBody {
             inner,
             uri,
+            redaction,
             deadline: deadline
                 .filter(|_| !done)
                 .map(|at| Box::pin(tokio::time::sleep_until(at))),
@@ -68,6 +73,7 @@ impl ResponseBody {
                 .map_err(|never| match never {})
                 .boxed_unsync(),
             uri: None,
+            redaction: Redaction::new(),
             deadline: None,
             idle: None,
             done: true,
@@ -94,6 +100,7 @@ impl ResponseBody {
 
     /// `err` naming the response's URI, unless it names one already.
     fn named(&self, err: Error) -> Error {
+        let err = err.with_redaction(&self.redaction);
         match (&self.uri, err.uri()) {
             (Some(uri), None) => err.with_uri(uri.clone()),
             _ => err,

@@ -69,6 +69,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "proxy")]
     proxy: Option<crate::proxy::ProxyLayer>,
     errors: Vec<Error>,
+    redaction: crate::redact::Redaction,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -118,6 +119,7 @@ impl ClientBuilder {
             #[cfg(feature = "proxy")]
             proxy: None,
             errors: Vec::new(),
+            redaction: crate::redact::Redaction::new(),
         }
     }
 
@@ -443,6 +445,39 @@ impl ClientBuilder {
         self.connector(|c| c.max_headers(n))
     }
 
+    /// Adds query parameter names whose values every `Display`, `Debug` and `tracing`
+    /// field of this client shows as `***`, to the list it has (compared
+    /// case-insensitively). Userinfo is always hidden. What is sent does not change.
+    /// See [`crate::redact`].
+    ///
+    /// ```
+    /// let client = towline::Client::builder()
+    ///     .redact_query_params(["session", "X-Goog-Signature"])
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), towline::Error>(())
+    /// ```
+    ///
+    /// Default is [`DEFAULT_SECRET_PARAMS`](crate::redact::DEFAULT_SECRET_PARAMS).
+    pub fn redact_query_params<I>(mut self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.redaction = self.redaction.with_params(names);
+        self
+    }
+
+    /// Replaces the list of secret query parameter names with `redaction`'s, for
+    /// example [`Redaction::only`](crate::redact::Redaction::only) to drop defaults
+    /// that are no secret for your API. See [`crate::redact`].
+    ///
+    /// Default is [`DEFAULT_SECRET_PARAMS`](crate::redact::DEFAULT_SECRET_PARAMS).
+    pub fn redaction(mut self, redaction: crate::redact::Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
     /// Builds the client, or reports the first invalid setting.
     pub fn build(self) -> Result<Client, Error> {
         self.build_with_dialer(connect::TcpDialer::new())
@@ -512,6 +547,7 @@ impl ClientBuilder {
                 read_timeout: self.read_timeout,
                 #[cfg(feature = "cookies")]
                 jar,
+                redaction: self.redaction,
             }),
         })
     }

@@ -86,6 +86,7 @@ use tower_service::Service;
 use crate::body::Body;
 use crate::connect::{Connector, PoolStats};
 use crate::error::Error;
+use crate::redact::Redaction;
 use crate::uri::IntoUri;
 
 pub use body::ResponseBody;
@@ -112,6 +113,8 @@ struct Shared {
     read_timeout: Option<Duration>,
     #[cfg(feature = "cookies")]
     jar: Option<crate::cookie::Jar>,
+    /// How output shows URIs; travels with each request when not the default.
+    redaction: crate::redact::Redaction,
 }
 
 impl fmt::Debug for Client {
@@ -220,6 +223,11 @@ impl Client {
         self.shared.pool.close_idle();
     }
 
+    /// How this client's output shows URIs.
+    pub(crate) fn redaction(&self) -> &Redaction {
+        &self.shared.redaction
+    }
+
     /// Runs one request through the stack with the client's defaults and timeouts.
     fn dispatch(&self, mut request: Request<Body>) -> ResponseFuture {
         for name in self.shared.default_headers.keys() {
@@ -229,6 +237,11 @@ impl Client {
                 }
             }
         }
+        let redaction = &self.shared.redaction;
+        if !redaction.is_default() && request.extensions().get::<Redaction>().is_none() {
+            request.extensions_mut().insert(redaction.clone());
+        }
+        let redaction = Redaction::of(request.extensions()).clone();
         let timeout = request
             .extensions()
             .get::<RequestTimeout>()
@@ -237,6 +250,7 @@ impl Client {
         let params = stack::Params {
             deadline: timeout.map(|t| (tokio::time::Instant::now() + t, request.uri().clone())),
             read_timeout: self.shared.read_timeout,
+            redaction,
         };
         let inner = self.stack.call(request, params);
         ResponseFuture { inner }

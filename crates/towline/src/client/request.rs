@@ -27,7 +27,7 @@ impl fmt::Debug for RequestBuilder {
             Ok(r) => f
                 .debug_struct("RequestBuilder")
                 .field("method", r.method())
-                .field("uri", r.uri())
+                .field("uri", &self.client.redaction().uri(r.uri()))
                 .finish_non_exhaustive(),
             Err(e) => f.debug_struct("RequestBuilder").field("error", e).finish(),
         }
@@ -43,7 +43,11 @@ impl RequestBuilder {
     pub(super) fn new(client: Client, method: Method, uri: impl IntoUri) -> RequestBuilder {
         let request = uri
             .into_uri()
-            .map_err(|e| Error::new(Kind::InvalidRequest, Some(Box::new(e))))
+            .map_err(|e| {
+                let e = e.redact_with(client.redaction());
+                Error::new(Kind::InvalidRequest, Some(Box::new(e)))
+                    .with_redaction(client.redaction())
+            })
             .map(|uri| {
                 let mut request = Request::new(Body::empty());
                 *request.method_mut() = method;

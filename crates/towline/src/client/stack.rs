@@ -38,6 +38,8 @@ pub(crate) struct Params {
     /// When the response must have arrived, and the URI to name in the error.
     pub(crate) deadline: Option<(Instant, Uri)>,
     pub(crate) read_timeout: Option<std::time::Duration>,
+    /// How errors show the request's URI.
+    pub(crate) redaction: crate::redact::Redaction,
 }
 
 /// The stack with its type erased: called through `&self`, one box per request.
@@ -58,21 +60,33 @@ where
         // Every layer is a few `Arc`s: cloning is a handful of reference counts.
         let service = self.clone();
         Box::pin(async move {
+            let Params {
+                deadline,
+                read_timeout,
+                redaction,
+            } = params;
             let call = service.oneshot(request);
-            let Some((deadline, uri)) = params.deadline else {
-                let response = call.await.map_err(Error::from_service)?;
-                return Ok(body::wrap(response, None, params.read_timeout));
+            let failed = |e: BoxError| Error::from_service(e).with_redaction(&redaction);
+            let Some((deadline, uri)) = deadline else {
+                let response = call.await.map_err(failed)?;
+                return Ok(body::wrap(response, None, read_timeout, redaction));
             };
             match tokio::time::timeout_at(deadline, call).await {
                 Ok(response) => {
-                    let response = response.map_err(Error::from_service)?;
-                    Ok(body::wrap(response, Some(deadline), params.read_timeout))
+                    let response = response.map_err(failed)?;
+                    Ok(body::wrap(
+                        response,
+                        Some(deadline),
+                        read_timeout,
+                        redaction,
+                    ))
                 }
                 Err(_) => Err(Error::new(
                     Kind::Timeout,
                     Some(Box::new(TimedOut::new("the request"))),
                 )
-                .with_uri(uri)),
+                .with_uri(uri)
+                .with_redaction(&redaction)),
             }
         })
     }

@@ -190,9 +190,9 @@ impl DialError {
 impl fmt::Display for DialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.resolve {
-            write!(f, "could not resolve {}: {}", self.dst, self.source)
+            write!(f, "could not resolve {}", self.dst)
         } else {
-            write!(f, "could not connect to {}: {}", self.dst, self.source)
+            write!(f, "could not connect to {}", self.dst)
         }
     }
 }

@@ -8,8 +8,19 @@ use http::{Uri, Version};
 /// `IClientRequest.absoluteURI`).
 ///
 /// After redirects this is the URI of the last hop.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` shows the URI with userinfo and the default secret query parameters
+/// redacted (see [`crate::redact`]); the field holds it unchanged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EffectiveUri(pub Uri);
+
+impl std::fmt::Debug for EffectiveUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EffectiveUri")
+            .field(&crate::redact::uri(&self.0))
+            .finish()
+    }
+}
 
 /// A request extension that makes the connector send the request on a newly opened
 /// connection instead of a pooled one.

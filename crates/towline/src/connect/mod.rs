@@ -467,16 +467,21 @@ where
 
     fn call(&mut self, req: Request<B>) -> ResponseFuture {
         let shared = self.shared.clone();
+        let redaction = crate::redact::Redaction::of(req.extensions()).clone();
         let inner: Pin<Box<dyn Future<Output = _> + Send>> = match Prepared::new(req, &shared) {
             Ok(prepared) => Box::pin(async move {
                 let uri = prepared.uri.clone();
-                shared.send(prepared).await.map_err(|e| e.with_uri(uri))
+                shared
+                    .send(prepared)
+                    .await
+                    .map_err(|e| e.with_uri(uri).with_redaction(&redaction))
             }),
             Err((err, uri)) => {
                 let err = match uri {
                     Some(uri) => err.with_uri(uri),
                     None => err,
-                };
+                }
+                .with_redaction(&redaction);
                 Box::pin(std::future::ready(Err(err)))
             }
         };

@@ -178,9 +178,7 @@ impl fmt::Display for ProxyError {
                 write!(f, "cannot reach {target} through the proxy {proxy}: {what}")?
             }
         }
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
+        // The cause is `source()`'s, not repeated here.
         Ok(())
     }
 }

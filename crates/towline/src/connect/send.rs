@@ -272,7 +272,7 @@ mod tests {
         let err = read_body(Outgoing::new(frames(&["ab"]), Some(4)))
             .await
             .expect_err("must fail");
-        assert!(err.to_string().contains("ended after 2"), "{err}");
+        assert!(err.report().to_string().contains("ended after 2"), "{err}");
     }
 
     #[test]

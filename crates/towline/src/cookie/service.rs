@@ -72,7 +72,7 @@ where
             if let Some(cookies) = self.store.cookies(request.uri()) {
                 trace!(
                     target: "towline::cookie",
-                    uri = %crate::error::Redacted(request.uri()),
+                    uri = %crate::redact::Redaction::of(request.extensions()).uri(request.uri()),
                     "cookies attached"
                 );
                 request.headers_mut().insert(COOKIE, cookies);

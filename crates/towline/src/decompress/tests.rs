@@ -919,7 +919,7 @@ async fn read_body_reports_decode_errors_as_such() {
     assert!(!err.is_body() && !err.is_truncated());
     assert_eq!(err.kind(), crate::Kind::Decode);
     assert_eq!(
-        err.to_string(),
+        err.report().to_string(),
         "decoding the body failed: gzip body is truncated"
     );
 

@@ -247,7 +247,8 @@ fn percent_decode(s: &str) -> Option<String> {
 /// A proxy setting could not be understood: a proxy URI that does not parse, or has an
 /// unsupported scheme. Found when the layer is built, never per request.
 ///
-/// Its message quotes the setting with any password replaced by `***`.
+/// Its message quotes the setting with userinfo and secret query parameters replaced
+/// by `***` (see [`crate::redact`]).
 #[derive(Debug)]
 pub struct ProxyConfigError {
     input: String,
@@ -258,7 +259,7 @@ pub struct ProxyConfigError {
 impl ProxyConfigError {
     fn new(input: &str, reason: &'static str) -> ProxyConfigError {
         ProxyConfigError {
-            input: redact(input),
+            input: crate::redact::Redaction::new().text(input),
             variable: None,
             reason,
         }
@@ -273,22 +274,6 @@ impl ProxyConfigError {
     /// [`ProxyLayer::from_env`](super::ProxyLayer::from_env).
     pub fn variable(&self) -> Option<&'static str> {
         self.variable
-    }
-}
-
-/// The input with the password of its userinfo, if any, replaced by `***`.
-fn redact(input: &str) -> String {
-    let start = input.find("://").map_or(0, |i| i + 3);
-    let end = input[start..]
-        .find(['/', '?', '#'])
-        .map_or(input.len(), |i| start + i);
-    match input[start..end].rfind('@') {
-        Some(at) => {
-            let userinfo = &input[start..start + at];
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{}{user}:***{}", &input[..start], &input[start + at..])
-        }
-        None => input.to_owned(),
     }
 }
 

@@ -68,7 +68,7 @@ where
         }
         debug!(
             target: "towline::proxy",
-            uri = %crate::error::Redacted(req.uri()),
+            uri = %crate::redact::Redaction::of(req.extensions()).uri(req.uri()),
             route = %crate::connect::RouteLabel(
                 req.extensions().get::<Route>().unwrap_or(&Route::Direct)
             ),

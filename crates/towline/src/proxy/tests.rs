@@ -305,7 +305,7 @@ fn bad_proxy_uris_are_typed_errors_without_the_password() {
     let err = ProxyServer::parse("http://me:s3cret@p.test:99999").expect_err("port");
     assert_eq!(
         err.to_string(),
-        "invalid proxy URI `http://me:***@p.test:99999`: the port is not a number from 1 to 65535"
+        "invalid proxy URI `http://***@p.test:99999`: the port is not a number from 1 to 65535"
     );
 }
 

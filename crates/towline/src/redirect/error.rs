@@ -4,6 +4,7 @@ use std::fmt;
 use http::Uri;
 
 use super::RedirectHistory;
+use crate::redact::Redaction;
 
 /// More redirects than the limit set with
 /// [`max_redirects`](super::FollowRedirectLayer::max_redirects).
@@ -11,6 +12,8 @@ use super::RedirectHistory;
 /// A loop (`/a` → `/b` → `/a` …) ends with this error too: a redirect back to an
 /// earlier URI is not refused by itself, because a server may send a client round
 /// after setting a cookie.
+///
+/// Its `Debug` shows the history with secrets redacted (see [`crate::redact`]).
 #[derive(Debug)]
 pub struct TooManyRedirects {
     limit: usize,
@@ -19,6 +22,7 @@ pub struct TooManyRedirects {
 
 impl TooManyRedirects {
     pub(super) fn new(limit: usize, history: RedirectHistory) -> TooManyRedirects {
+        // Each hop of the history keeps the redaction for its own `Debug`.
         TooManyRedirects { limit, history }
     }
 
@@ -44,15 +48,19 @@ impl StdError for TooManyRedirects {}
 
 /// A redirect pointed to a URI whose scheme is neither http nor https (`ftp:`,
 /// `file:`, `javascript:` …), which are never followed.
-#[derive(Debug)]
 pub struct UnsupportedScheme {
     scheme: String,
     from: Uri,
+    redaction: Redaction,
 }
 
 impl UnsupportedScheme {
-    pub(super) fn new(scheme: String, from: Uri) -> UnsupportedScheme {
-        UnsupportedScheme { scheme, from }
+    pub(super) fn new(scheme: String, from: Uri, redaction: Redaction) -> UnsupportedScheme {
+        UnsupportedScheme {
+            scheme,
+            from,
+            redaction,
+        }
     }
 
     /// The scheme of the target, lowercased.
@@ -63,6 +71,15 @@ impl UnsupportedScheme {
     /// The URI of the request whose response redirected there.
     pub fn from(&self) -> &Uri {
         &self.from
+    }
+}
+
+impl fmt::Debug for UnsupportedScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnsupportedScheme")
+            .field("scheme", &self.scheme)
+            .field("from", &self.redaction.uri(&self.from))
+            .finish()
     }
 }
 
@@ -80,15 +97,19 @@ impl StdError for UnsupportedScheme {}
 
 /// A redirect from https to plain http was refused, as asked with
 /// [`https_downgrade(false)`](super::FollowRedirectLayer::https_downgrade).
-#[derive(Debug)]
 pub struct DowngradeRefused {
     from: Uri,
     to: Uri,
+    redaction: Redaction,
 }
 
 impl DowngradeRefused {
-    pub(super) fn new(from: Uri, to: Uri) -> DowngradeRefused {
-        DowngradeRefused { from, to }
+    pub(super) fn new(from: Uri, to: Uri, redaction: Redaction) -> DowngradeRefused {
+        DowngradeRefused {
+            from,
+            to,
+            redaction,
+        }
     }
 
     /// The https URI that was redirected.
@@ -99,6 +120,15 @@ impl DowngradeRefused {
     /// The http URI it was redirected to.
     pub fn to(&self) -> &Uri {
         &self.to
+    }
+}
+
+impl fmt::Debug for DowngradeRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DowngradeRefused")
+            .field("from", &self.redaction.uri(&self.from))
+            .field("to", &self.redaction.uri(&self.to))
+            .finish()
     }
 }
 
@@ -115,11 +145,12 @@ impl StdError for DowngradeRefused {}
 /// followed.)
 pub struct ConflictingLocations {
     from: Uri,
+    redaction: Redaction,
 }
 
 impl ConflictingLocations {
-    pub(super) fn new(from: Uri) -> ConflictingLocations {
-        ConflictingLocations { from }
+    pub(super) fn new(from: Uri, redaction: Redaction) -> ConflictingLocations {
+        ConflictingLocations { from, redaction }
     }
 
     /// The URI of the request whose response carried the `Location`s.
@@ -131,10 +162,7 @@ impl ConflictingLocations {
 impl fmt::Debug for ConflictingLocations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConflictingLocations")
-            .field(
-                "from",
-                &format_args!("{}", crate::error::Redacted(&self.from)),
-            )
+            .field("from", &self.redaction.uri(&self.from))
             .finish()
     }
 }

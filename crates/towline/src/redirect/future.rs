@@ -25,6 +25,7 @@ use crate::BoxError;
 use crate::body::ReplayBody;
 use crate::body::drain::{self, DRAIN_LIMIT, DRAIN_WAIT};
 use crate::connect::EffectiveUri;
+use crate::redact::Redaction;
 
 pin_project_lite::pin_project! {
     /// The future of a [`FollowRedirect`](super::FollowRedirect) call.
@@ -130,6 +131,11 @@ impl<S, B, P> Session<S, B, P> {
         }
     }
 
+    /// How this request's URIs are shown in output.
+    fn redaction(&self) -> &Redaction {
+        Redaction::of(&self.extensions)
+    }
+
     /// Marks `response` as the final one.
     fn finish<ResB>(&mut self, mut response: Response<ResB>) -> Response<ResB> {
         let extensions = response.extensions_mut();
@@ -192,14 +198,15 @@ where
 
     /// Where the redirect goes and how, or why it is not followed.
     fn plan<ResB>(&mut self, response: &Response<ResB>) -> Result<Plan<B>, Refusal> {
-        let location = location(response.headers(), &self.uri)?;
+        let location = location(response.headers(), &self.uri, self.redaction())?;
         let target = match resolve(&self.uri, self.fragment.as_deref(), location) {
             Ok(target) => target,
             Err(ResolveError::Unusable) => {
                 return Err(Refusal::HandBack("its Location is not a usable URI"));
             }
             Err(ResolveError::Scheme(scheme)) => {
-                let err = UnsupportedScheme::new(scheme, self.uri.clone());
+                let err =
+                    UnsupportedScheme::new(scheme, self.uri.clone(), self.redaction().clone());
                 return Err(Refusal::Fail(
                     Box::new(err),
                     "the target's scheme is not http or https",
@@ -238,13 +245,14 @@ where
                 self.uri.clone(),
                 response.status(),
                 response.headers().clone(),
+                self.redaction().clone(),
             ));
             let history = RedirectHistory::new(history, target.fragment);
             let err = TooManyRedirects::new(self.config.max_redirects, history);
             return Err(Refusal::Fail(Box::new(err), "too many redirects"));
         }
         if !self.config.https_downgrade && is_https(&self.uri) && is_http(&target.uri) {
-            let err = DowngradeRefused::new(self.uri.clone(), target.uri);
+            let err = DowngradeRefused::new(self.uri.clone(), target.uri, self.redaction().clone());
             return Err(Refusal::Fail(Box::new(err), "from https to http"));
         }
         Ok(Plan {
@@ -264,7 +272,7 @@ where
             target: "towline::redirect",
             status = response.status().as_u16(),
             method = %self.method,
-            from = %crate::error::Redacted(&self.uri),
+            from = %crate::redact::Redaction::of(&self.extensions).uri(&self.uri),
             reason = *reason,
             "redirect {followed}"
         );
@@ -300,6 +308,7 @@ where
             previous_uri,
             parts.status,
             parts.headers,
+            self.redaction().clone(),
         ));
         if !keep_method {
             remove_body_headers(&mut self.headers);
@@ -318,8 +327,8 @@ where
             debug!(
                 target: "towline::redirect",
                 status = parts.status.as_u16(),
-                from = %crate::error::Redacted(hop.uri()),
-                to = %crate::error::Redacted(&self.uri),
+                from = %crate::redact::Redaction::of(&self.extensions).uri(hop.uri()),
+                to = %crate::redact::Redaction::of(&self.extensions).uri(&self.uri),
                 method = %self.method,
                 method_changed = *hop.method() != self.method,
                 credentials_stripped = strip,
@@ -348,14 +357,18 @@ where
 
 /// The redirect's one `Location`, trimmed: `None` (not a redirect to follow) when there
 /// is none or it is empty; an error when there are several that differ.
-fn location<'h>(headers: &'h HeaderMap, from: &Uri) -> Result<&'h [u8], Refusal> {
+fn location<'h>(
+    headers: &'h HeaderMap,
+    from: &Uri,
+    redaction: &Redaction,
+) -> Result<&'h [u8], Refusal> {
     let mut values = headers.get_all(LOCATION).iter();
     let Some(first) = values.next() else {
         return Err(Refusal::HandBack("it has no Location"));
     };
     let first = first.as_bytes().trim_ascii();
     if values.any(|other| other.as_bytes().trim_ascii() != first) {
-        let err = ConflictingLocations::new(from.clone());
+        let err = ConflictingLocations::new(from.clone(), redaction.clone());
         return Err(Refusal::Fail(Box::new(err), "two different Locations"));
     }
     if first.is_empty() {

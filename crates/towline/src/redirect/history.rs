@@ -1,7 +1,11 @@
 use std::slice;
 
 use http::header::LOCATION;
+use std::fmt;
+
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+
+use crate::redact::{self, Redaction};
 
 /// The redirects a response went through, oldest first (Twisted's chain of
 /// `previousResponse`).
@@ -22,7 +26,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 /// ```
 ///
 /// See the [module docs](super) for how it is built.
-#[derive(Clone, Debug, Default)]
+///
+/// Its `Debug` shows URIs and headers redacted (see [`crate::redact`]); the accessors
+/// return them unchanged.
+#[derive(Clone, Default)]
 pub struct RedirectHistory {
     hops: Vec<Hop>,
     fragment: Option<String>,
@@ -30,12 +37,15 @@ pub struct RedirectHistory {
 
 /// One redirect in a [`RedirectHistory`]: the request that was redirected and the head
 /// of the 3xx response it got.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` shows the URI and headers redacted (see [`crate::redact`]).
+#[derive(Clone)]
 pub struct Hop {
     method: Method,
     uri: Uri,
     status: StatusCode,
     headers: HeaderMap,
+    redaction: Redaction,
 }
 
 impl RedirectHistory {
@@ -89,12 +99,19 @@ impl<'a> IntoIterator for &'a RedirectHistory {
 }
 
 impl Hop {
-    pub(super) fn new(method: Method, uri: Uri, status: StatusCode, headers: HeaderMap) -> Hop {
+    pub(super) fn new(
+        method: Method,
+        uri: Uri,
+        status: StatusCode,
+        headers: HeaderMap,
+        redaction: Redaction,
+    ) -> Hop {
         Hop {
             method,
             uri,
             status,
             headers,
+            redaction,
         }
     }
 
@@ -121,5 +138,32 @@ impl Hop {
     /// The `Location` header as the server sent it, before resolution.
     pub fn location(&self) -> Option<&HeaderValue> {
         self.headers.get(LOCATION)
+    }
+}
+
+impl fmt::Debug for RedirectHistory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redaction = self.hops.first().map_or(&redact::DEFAULT, |h| &h.redaction);
+        f.debug_struct("RedirectHistory")
+            .field("hops", &self.hops)
+            .field(
+                "fragment",
+                &self
+                    .fragment
+                    .as_deref()
+                    .map(|fragment| redaction.text(&format!("#{fragment}"))),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for Hop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hop")
+            .field("method", &self.method)
+            .field("uri", &self.redaction.uri(&self.uri))
+            .field("status", &self.status)
+            .field("headers", &redact::Headers(&self.headers, &self.redaction))
+            .finish()
     }
 }

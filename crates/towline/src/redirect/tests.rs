@@ -586,7 +586,11 @@ async fn a_non_http_target_is_an_error() {
         assert!(location.starts_with(unsupported.scheme()));
         assert_eq!(seen.len(), 1);
     }
-    let err = UnsupportedScheme::new("ftp".into(), Uri::from_static("http://a.test/"));
+    let err = UnsupportedScheme::new(
+        "ftp".into(),
+        Uri::from_static("http://a.test/"),
+        Default::default(),
+    );
     assert_eq!(
         err.to_string(),
         "redirect to a `ftp:` URI: only http and https are followed"
@@ -1005,11 +1009,13 @@ fn towline_errors_know_redirect_failures() {
     let boxed: BoxError = Box::new(DowngradeRefused::new(
         Uri::from_static("https://a.test/"),
         Uri::from_static("http://a.test/"),
+        Default::default(),
     ));
     let err = Error::from_boxed(boxed, Kind::Redirect);
     assert!(err.is_redirect());
+    assert_eq!(err.to_string(), "redirect failed");
     assert_eq!(
-        err.to_string(),
+        err.report().to_string(),
         "redirect failed: redirect from https to plain http refused"
     );
     assert!(!Error::new(Kind::Connect, None).is_redirect());

@@ -123,7 +123,7 @@ fn retry_request<E: StaleError, B: Send + 'static>(
         debug!(
             target: "towline::retry",
             method = %unsent.method(),
-            uri = %crate::error::Redacted(unsent.uri()),
+            uri = %crate::redact::Redaction::of(unsent.extensions()).uri(unsent.uri()),
             reason = "unsent: the connection handed the request back",
             "retrying on a new connection: the pooled connection was stale"
         );
@@ -146,7 +146,7 @@ fn retry_request<E: StaleError, B: Send + 'static>(
         Some(request) => debug!(
             target: "towline::retry",
             method = %request.method(),
-            uri = %crate::error::Redacted(request.uri()),
+            uri = %crate::redact::Redaction::of(request.extensions()).uri(request.uri()),
             reason = if stale.request_written() {
                 "sent, but no byte of a response arrived"
             } else {

@@ -244,7 +244,10 @@ async fn a_failure_on_a_fresh_connection_is_not_retried() {
         Some("connection reset".into()),
     ));
     let err = assert_ready_err!(fut.poll());
-    assert_eq!(err.to_string(), "request failed: connection reset");
+    assert_eq!(
+        crate::error::Report::new(&*err).to_string(),
+        "request failed: connection reset"
+    );
     no_more_requests(&mut handle);
 }
 
