@@ -348,3 +348,22 @@ async fn response_length_address_and_cookies() {
         "another site's cookie and a Secure one over http are left out"
     );
 }
+
+#[tokio::test]
+async fn patch_sends_its_method_and_body() {
+    let server = TestServer::start(|req| {
+        Reply::text(format!(
+            "{} {}",
+            req.method,
+            String::from_utf8_lossy(&req.body)
+        ))
+    })
+    .await;
+    let response = Client::new()
+        .patch(server.url("/item"))
+        .body("{\"a\":1}")
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.text().await.expect("body"), "PATCH {\"a\":1}");
+}

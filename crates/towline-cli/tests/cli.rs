@@ -606,6 +606,35 @@ async fn proxy_option_sends_requests_through_the_proxy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idn_url_goes_out_in_a_labels_and_verbose_shows_them() {
+    // Through a stand-in proxy, so no name is resolved here.
+    let proxy = TestServer::start(|req| Reply::text(format!("proxied {}", req.target))).await;
+    let proxy_url = proxy.url("");
+    let run = towline(&[
+        "-v",
+        "-x",
+        &proxy_url,
+        "http://B\u{fc}cher.example/a/../\u{e4} b?q=\u{f6}",
+    ])
+    .await;
+    run.assert_code(0);
+    assert_eq!(
+        run.stdout_text(),
+        "proxied http://xn--bcher-kva.example/%C3%A4%20b?q=%C3%B6"
+    );
+    assert_eq!(
+        proxy.requests()[0].header("host"),
+        Some("xn--bcher-kva.example")
+    );
+    assert!(
+        run.stderr.contains("> Host: xn--bcher-kva.example"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("B\u{fc}cher"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_with_cert_and_key() {
     let ca = towline_test::tls::TestCa::new();
     let clients = towline_test::tls::TestCa::new();

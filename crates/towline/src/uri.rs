@@ -443,6 +443,20 @@ mod tests {
             "http://h.test/\u{e4}",
             "http://h.test/?\u{e4}",
             "http://h.test/a\u{7f}",
+            "http://h..test/",
+            "http://-h.test/",
+            "http://h-.test/",
+            "http://.h.test/",
+            "http://h.test../",
+            "http://0.0.0.0/",
+            "http://255.255.255.255/",
+            "http://1.2.3.4.5/",
+            "http://h.test/%",
+            "http://h.test/a?%",
+            "http://h.test/!$&'()*+,;=",
+            "http://h.test/%2E%2e/x",
+            "http://h.test/a%2F../b",
+            "http://a.b-c.d_e.f1/",
         ] {
             let Ok(uri) = Uri::try_from(input) else {
                 continue;

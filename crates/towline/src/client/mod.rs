@@ -182,6 +182,11 @@ impl Client {
         self.request(Method::PUT, uri)
     }
 
+    /// Starts a PATCH request.
+    pub fn patch(&self, uri: impl IntoUri) -> RequestBuilder {
+        self.request(Method::PATCH, uri)
+    }
+
     /// Starts a DELETE request.
     pub fn delete(&self, uri: impl IntoUri) -> RequestBuilder {
         self.request(Method::DELETE, uri)
