@@ -81,9 +81,14 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
     }
     builder = builder.tls_config(tls(args)?);
 
-    let client = match &args.unix_socket {
-        Some(path) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
-        None => builder.build(),
+    let log = verbose.dial_log();
+    let client = match (&args.unix_socket, verbose.is_on()) {
+        (Some(path), false) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
+        (Some(path), true) => {
+            builder.build_with_dialer(log.wrap(towline::connect::UnixDialer::new(path)))
+        }
+        (None, false) => builder.build(),
+        (None, true) => builder.build_with_dialer(log.wrap(towline::connect::TcpDialer::new())),
     }
     .map_err(|e| Failure::new(code::USAGE, format!("could not set up the client: {e}")))?;
     Ok(Built { client, jar })
