@@ -574,3 +574,33 @@ async fn an_https_to_http_downgrade_can_be_refused_over_the_wire() {
     );
     secure.assert_no_panics();
 }
+
+/// Each hop of the history keeps its response's extensions: the connector's
+/// `ConnectionInfo` says the first hop opened the connection and the later ones
+/// reused it.
+#[tokio::test]
+async fn each_hop_keeps_its_connection_info() {
+    let server = towline_test::TestServer::start(|req| match req.path() {
+        "/a" => towline_test::Reply::new(302).header("location", "/b"),
+        "/b" => towline_test::Reply::new(301).header("location", "/c"),
+        _ => towline_test::Reply::text("end"),
+    })
+    .await;
+    let response = towline::Client::new()
+        .get(server.url("/a"))
+        .send()
+        .await
+        .expect("response");
+    let history = response.history().expect("history");
+    let reused: Vec<Option<bool>> = history
+        .iter()
+        .map(|hop| {
+            hop.extensions()
+                .get::<towline::connect::ConnectionInfo>()
+                .map(|info| info.reused)
+        })
+        .collect();
+    assert_eq!(reused, [Some(false), Some(true)]);
+    assert_eq!(response.connection_info().map(|i| i.reused), Some(true));
+    assert_eq!(server.connections_accepted(), 1);
+}

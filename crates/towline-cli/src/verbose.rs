@@ -80,8 +80,8 @@ impl Verbose {
         }
         let version = response.version();
         let info = response.connection_info();
-        // The response tells about the last hop's connection only; for earlier hops,
-        // the dialer's notes say which of them opened one, in order.
+        // Each hop's response tells about its connection; the dialer's notes, in
+        // order, stand in where one does not.
         let mut dials = self.dials.take();
         dials.reverse();
         let mut method = sent.method.clone();
@@ -89,9 +89,17 @@ impl Verbose {
         if let Some(history) = response.history() {
             let hops: Vec<_> = history.iter().collect();
             for (i, hop) in hops.iter().enumerate() {
-                match take_dial(&mut dials, hop.uri()) {
-                    Some(dialed) => connected(host(hop.uri()), dialed.peer_addr),
-                    None => reusing(hop.uri()),
+                match hop.extensions().get::<ConnectionInfo>() {
+                    Some(info) => {
+                        if !info.reused {
+                            take_dial(&mut dials, hop.uri());
+                        }
+                        connection(info, hop.uri());
+                    }
+                    None => match take_dial(&mut dials, hop.uri()) {
+                        Some(dialed) => connected(host(hop.uri()), dialed.peer_addr),
+                        None => reusing(hop.uri()),
+                    },
                 }
                 request_head(
                     hop.method(),

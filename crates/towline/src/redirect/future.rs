@@ -238,6 +238,7 @@ where
                 self.uri.clone(),
                 response.status(),
                 response.headers().clone(),
+                response.extensions().clone(),
             ));
             let history = RedirectHistory::new(history, target.fragment);
             let err = TooManyRedirects::new(self.config.max_redirects, history);
@@ -300,6 +301,7 @@ where
             previous_uri,
             parts.status,
             parts.headers,
+            parts.extensions,
         ));
         if !keep_method {
             remove_body_headers(&mut self.headers);

@@ -36,6 +36,7 @@ pub struct Hop {
     uri: Uri,
     status: StatusCode,
     headers: HeaderMap,
+    extensions: http::Extensions,
 }
 
 impl RedirectHistory {
@@ -89,12 +90,19 @@ impl<'a> IntoIterator for &'a RedirectHistory {
 }
 
 impl Hop {
-    pub(super) fn new(method: Method, uri: Uri, status: StatusCode, headers: HeaderMap) -> Hop {
+    pub(super) fn new(
+        method: Method,
+        uri: Uri,
+        status: StatusCode,
+        headers: HeaderMap,
+        extensions: http::Extensions,
+    ) -> Hop {
         Hop {
             method,
             uri,
             status,
             headers,
+            extensions,
         }
     }
 
@@ -116,6 +124,14 @@ impl Hop {
     /// The headers of the redirect response, `Set-Cookie` and `Location` included.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The extensions of the redirect response, as the service below set them: with
+    /// towline's connector, the hop's
+    /// [`ConnectionInfo`](crate::connect::ConnectionInfo) (new or reused connection,
+    /// address, TLS and ALPN) and [`EffectiveUri`](crate::connect::EffectiveUri).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
     }
 
     /// The `Location` header as the server sent it, before resolution.
