@@ -81,6 +81,8 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
     }
     builder = builder.tls_config(tls(args)?);
 
+    // -v prints each hop's request as it was sent, layers' headers included.
+    builder = builder.connector(|c| c.record_request_heads(verbose.is_on()));
     let log = verbose.dial_log();
     let client = match (&args.unix_socket, verbose.is_on()) {
         (Some(path), false) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use towline::Response;
-use towline::connect::ConnectionInfo;
+use towline::connect::{ConnectionInfo, RequestHead};
 
 use crate::dial_log::{DialLog, Dialed};
 
@@ -101,12 +101,15 @@ impl Verbose {
                         None => reusing(hop.uri()),
                     },
                 }
-                request_head(
-                    hop.method(),
-                    hop.uri(),
-                    version,
-                    first.then_some(sent.headers),
-                );
+                match hop.extensions().get::<RequestHead>() {
+                    Some(head) => head_as_sent(head, version),
+                    None => request_head(
+                        hop.method(),
+                        hop.uri(),
+                        version,
+                        first.then_some(sent.headers),
+                    ),
+                }
                 first = false;
                 response_head(version, hop.status(), None, hop.headers());
                 // Where the hop led, as an absolute URL: the next hop's URI.
@@ -125,12 +128,15 @@ impl Verbose {
             }
             connection(info, response.effective_uri());
         }
-        request_head(
-            &method,
-            response.effective_uri(),
-            version,
-            first.then_some(sent.headers),
-        );
+        match response.extensions().get::<RequestHead>() {
+            Some(head) => head_as_sent(head, version),
+            None => request_head(
+                &method,
+                response.effective_uri(),
+                version,
+                first.then_some(sent.headers),
+            ),
+        }
         response_head(
             version,
             response.status(),
@@ -237,6 +243,31 @@ fn tls_name(version: towline::tls::rustls::ProtocolVersion) -> String {
     }
 }
 
+/// The request as the connector handed it to the connection, with the headers the
+/// layers added; `version` is the response's.
+fn head_as_sent(head: &RequestHead, version: Version) {
+    let sent = if version == Version::HTTP_2 {
+        "HTTP/2"
+    } else {
+        "HTTP/1.1"
+    };
+    line(format_args!("> {} {} {sent}", head.method(), head.target()));
+    header_lines(head.headers());
+    line(format_args!(">"));
+}
+
+fn header_lines(headers: &HeaderMap) {
+    for (name, value) in headers {
+        if let Some(redacted) = redacted(name, value.as_bytes()) {
+            line(format_args!("> {name}: {redacted}"));
+        } else if value.is_sensitive() {
+            line(format_args!("> {name}: <hidden>"));
+        } else {
+            line(format_args!("> {name}: {}", escaped(value.as_bytes())));
+        }
+    }
+}
+
 /// The request line and headers; `version` is the response's, and towline sends
 /// HTTP/1.1 unless it speaks HTTP/2.
 fn request_head(method: &Method, uri: &Uri, version: Version, headers: Option<&HeaderMap>) {
@@ -251,15 +282,7 @@ fn request_head(method: &Method, uri: &Uri, version: Version, headers: Option<&H
         line(format_args!("> Host: {}", authority(uri)));
     }
     if let Some(headers) = headers {
-        for (name, value) in headers {
-            if value.is_sensitive() {
-                line(format_args!("> {name}: <hidden>"));
-            } else if let Some(redacted) = redacted(name, value.as_bytes()) {
-                line(format_args!("> {name}: {redacted}"));
-            } else {
-                line(format_args!("> {name}: {}", escaped(value.as_bytes())));
-            }
-        }
+        header_lines(headers);
     }
     line(format_args!(">"));
 }
@@ -272,7 +295,10 @@ fn response_head(
 ) {
     line(format_args!("< {}", status_line(version, status, reason)));
     for (name, value) in headers {
-        line(format_args!("< {name}: {}", escaped(value.as_bytes())));
+        match redacted(name, value.as_bytes()) {
+            Some(redacted) => line(format_args!("< {name}: {redacted}")),
+            None => line(format_args!("< {name}: {}", escaped(value.as_bytes()))),
+        }
     }
     line(format_args!("<"));
 }
@@ -320,12 +346,19 @@ fn authority(uri: &Uri) -> String {
     }
 }
 
-/// A credential's value with its secret part hidden: each cookie's value (its name
-/// kept), or an authorization's credentials (its scheme kept). `None` for other
-/// headers.
+/// A credential's value with its secret part hidden: each cookie's value (its name,
+/// and a `Set-Cookie`'s attributes, kept), or an authorization's credentials (its
+/// scheme kept). `None` for other headers.
 fn redacted(name: &http::HeaderName, value: &[u8]) -> Option<String> {
-    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
     let text = String::from_utf8_lossy(value);
+    if *name == SET_COOKIE {
+        // The cookie's value hidden, its name and attributes kept.
+        let (pair, attributes) = text.split_once(';').unwrap_or((&text, ""));
+        let name = pair.split_once('=').map_or("", |(name, _)| name.trim());
+        let sep = if attributes.is_empty() { "" } else { ";" };
+        return Some(format!("{name}=<hidden>{sep}{attributes}"));
+    }
     if *name == COOKIE {
         let pairs: Vec<String> = text
             .split(';')
@@ -382,6 +415,12 @@ mod tests {
         );
         assert_eq!(redacted(&auth, b"token").as_deref(), Some("<hidden>"));
         assert_eq!(redacted(&http::header::ACCEPT, b"*/*"), None);
+        let set = http::header::SET_COOKIE;
+        assert_eq!(
+            redacted(&set, b"sid=abc; Path=/; HttpOnly").as_deref(),
+            Some("sid=<hidden>; Path=/; HttpOnly")
+        );
+        assert_eq!(redacted(&set, b"sid=abc").as_deref(), Some("sid=<hidden>"));
     }
 
     #[test]

@@ -413,7 +413,7 @@ async fn verbose_shows_connection_hops_and_heads() {
         format!("*   Trying 127.0.0.1:{port}..."),
         format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}"),
         "> GET /a HTTP/1.1".to_owned(),
-        format!("> Host: 127.0.0.1:{port}"),
+        format!("> host: 127.0.0.1:{port}"),
         "> x-mine: 1".to_owned(),
         "< HTTP/1.1 302 Found".to_owned(),
         "< location: /b".to_owned(),
@@ -456,6 +456,48 @@ async fn verbose_shows_connection_hops_and_heads() {
         "{err}"
     );
     assert_eq!(server.connections_accepted(), 1);
+    // Every hop's request head is the one sent, with the connector's Host.
+    for sent in [
+        format!("> host: 127.0.0.1:{port}"),
+        "> x-mine: 1".to_owned(),
+    ] {
+        assert_eq!(
+            err.lines().filter(|l| *l == sent).count(),
+            3,
+            "{sent}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_shows_the_cookie_the_layer_added_with_its_value_hidden() {
+    let server = TestServer::start(|req| match req.path() {
+        "/login" => Reply::new(302)
+            .header("location", "/home")
+            .header("set-cookie", "sid=s3cr3t-value; Path=/"),
+        _ => Reply::text("home"),
+    })
+    .await;
+    let dir = TempDir::new("verbose-cookie");
+    let jar = dir.file("jar.txt");
+    let run = towline(&["-v", "-L", "-c", &jar, &server.url("/login")]).await;
+    run.assert_code(0);
+    let err = &run.stderr;
+    let home = err.find("> GET /home HTTP/1.1").expect("second hop");
+    assert!(
+        err[home..].lines().any(|l| l == "> cookie: sid=<hidden>"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l == "< set-cookie: sid=<hidden>; Path=/"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert_eq!(
+        server.requests()[1].header("cookie"),
+        Some("sid=s3cr3t-value")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
