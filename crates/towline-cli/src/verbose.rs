@@ -43,6 +43,24 @@ impl Verbose {
         for dialed in self.dials.take() {
             connected(dialed.destination.host(), dialed.peer_addr);
         }
+        if let Some(too_many) = find::<towline::redirect::TooManyRedirects>(err) {
+            let mut dials = self.dials.take();
+            dials.reverse();
+            let history = too_many.history().hops();
+            // The version of the hops is not kept; towline speaks HTTP/1.1 unless
+            // the connection said h2.
+            let version = history
+                .first()
+                .and_then(|hop| hop.extensions().get::<ConnectionInfo>())
+                .map_or(sent.version, |info| info.version);
+            hops(history, None, &mut dials, version, sent);
+            line(format_args!(
+                "* Maximum ({}) redirects followed",
+                too_many.limit()
+            ));
+            line(format_args!("* {err}"));
+            return;
+        }
         let never_sent = err.is_connect() || err.is_tls() || err.is_resolve() || err.is_proxy();
         if !never_sent && !err.is_invalid_request() {
             request_head(sent.method, uri, sent.version, Some(sent.headers));
@@ -87,40 +105,14 @@ impl Verbose {
         let mut method = sent.method.clone();
         let mut first = true;
         if let Some(history) = response.history() {
-            let hops: Vec<_> = history.iter().collect();
-            for (i, hop) in hops.iter().enumerate() {
-                match hop.extensions().get::<ConnectionInfo>() {
-                    Some(info) => {
-                        if !info.reused {
-                            take_dial(&mut dials, hop.uri());
-                        }
-                        connection(info, hop.uri());
-                    }
-                    None => match take_dial(&mut dials, hop.uri()) {
-                        Some(dialed) => connected(host(hop.uri()), dialed.peer_addr),
-                        None => reusing(hop.uri()),
-                    },
-                }
-                match hop.extensions().get::<RequestHead>() {
-                    Some(head) => head_as_sent(head, version),
-                    None => request_head(
-                        hop.method(),
-                        hop.uri(),
-                        version,
-                        first.then_some(sent.headers),
-                    ),
-                }
-                first = false;
-                response_head(version, hop.status(), None, hop.headers());
-                // Where the hop led, as an absolute URL: the next hop's URI.
-                let next = hops
-                    .get(i + 1)
-                    .map_or(response.effective_uri(), |next| next.uri());
-                line(format_args!(
-                    "* Issue another request to this URL: '{next}'"
-                ));
-                method = method_after(hop.method(), hop.status(), sent.browser_like);
-            }
+            method = hops(
+                history.hops(),
+                Some(response.effective_uri()),
+                &mut dials,
+                version,
+                sent,
+            );
+            first = history.hops().is_empty();
         }
         if let Some(info) = info {
             if !info.reused {
@@ -150,6 +142,64 @@ impl Verbose {
             ));
         }
     }
+}
+
+/// Each redirect hop: its connection, its request head as sent (or, without the
+/// connector's record, as towline set it on the first hop), its response head, and
+/// where it led (the next hop's absolute URI; `last_next` after the last hop).
+/// Returns the method the next request uses.
+fn hops(
+    hops: &[towline::redirect::Hop],
+    last_next: Option<&Uri>,
+    dials: &mut Vec<Dialed>,
+    version: Version,
+    sent: &Sent<'_>,
+) -> Method {
+    let mut method = sent.method.clone();
+    for (i, hop) in hops.iter().enumerate() {
+        match hop.extensions().get::<ConnectionInfo>() {
+            Some(info) => {
+                if !info.reused {
+                    take_dial(dials, hop.uri());
+                }
+                connection(info, hop.uri());
+            }
+            None => match take_dial(dials, hop.uri()) {
+                Some(dialed) => connected(host(hop.uri()), dialed.peer_addr),
+                None => reusing(hop.uri()),
+            },
+        }
+        match hop.extensions().get::<RequestHead>() {
+            Some(head) => head_as_sent(head, version),
+            None => request_head(
+                hop.method(),
+                hop.uri(),
+                version,
+                (i == 0).then_some(sent.headers),
+            ),
+        }
+        response_head(version, hop.status(), None, hop.headers());
+        let next = hops.get(i + 1).map(|next| next.uri()).or(last_next);
+        if let Some(next) = next {
+            line(format_args!(
+                "* Issue another request to this URL: '{next}'"
+            ));
+        }
+        method = method_after(hop.method(), hop.status(), sent.browser_like);
+    }
+    method
+}
+
+/// The first cause of type `E` in the error's `source()` chain.
+fn find<E: std::error::Error + 'static>(err: &towline::Error) -> Option<&E> {
+    let mut next = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The next noted connection (`dials` is newest first), when it went to `uri`'s host

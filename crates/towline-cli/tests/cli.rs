@@ -501,6 +501,40 @@ async fn verbose_shows_the_cookie_the_layer_added_with_its_value_hidden() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_on_too_many_redirects_shows_every_hop_then_the_error() {
+    let server = TestServer::start(|req| {
+        let n: u32 = req.path().trim_start_matches('/').parse().unwrap_or(0);
+        Reply::new(302).header("location", format!("/{}", n + 1))
+    })
+    .await;
+    let port = server.addr().port();
+    let run = towline(&["-v", "-L", "--max-redirs", "2", &server.url("/0")]).await;
+    run.assert_code(47);
+    let err = &run.stderr;
+    let requests: Vec<&str> = err.lines().filter(|l| l.starts_with("> GET")).collect();
+    assert_eq!(
+        requests,
+        [
+            "> GET /0 HTTP/1.1",
+            "> GET /1 HTTP/1.1",
+            "> GET /2 HTTP/1.1"
+        ],
+        "{err}"
+    );
+    assert_eq!(err.matches("< HTTP/1.1 302 Found").count(), 3, "{err}");
+    for next in [1, 2] {
+        let line = format!("* Issue another request to this URL: 'http://127.0.0.1:{port}/{next}'");
+        assert!(err.lines().any(|l| l == line), "{line}: {err}");
+    }
+    let lines: Vec<&str> = err.lines().collect();
+    let n = lines.len();
+    assert!(n >= 3, "{err}");
+    assert_eq!(lines[n - 3], "* Maximum (2) redirects followed", "{err}");
+    assert!(lines[n - 2].starts_with("* "), "{err}");
+    assert!(lines[n - 1].starts_with("towline: (47) "), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verbose_on_a_failed_tls_handshake_tells_the_connection_then_the_error() {
     let ca = towline_test::tls::TestCa::new();
     let server = TestServer::builder()
