@@ -175,3 +175,48 @@ async fn h2_head_over_the_configured_bytes_fails_naming_the_limit() {
     assert_eq!(cause.limit_bytes(), 64 * 1024);
     assert!(cause.to_string().contains("65536 bytes"), "{cause}");
 }
+
+/// The byte limit is advertised to an HTTP/2 server in the client's first SETTINGS
+/// frame (`SETTINGS_MAX_HEADER_LIST_SIZE`, id 6): 256 KiB by default, or the
+/// configured value. Read from the wire by a raw h2c listener.
+#[tokio::test]
+async fn h2_settings_advertise_the_header_list_size() {
+    use tokio::io::AsyncReadExt;
+
+    async fn advertised(client: Client) -> Option<u32> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let request = tokio::spawn(async move {
+            let _ = client.get(&url).send().await;
+        });
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut preface = [0u8; 24];
+        socket.read_exact(&mut preface).await.expect("preface");
+        assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        let mut head = [0u8; 9];
+        socket.read_exact(&mut head).await.expect("frame head");
+        assert_eq!(head[3], 4, "the first frame is SETTINGS");
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        socket.read_exact(&mut payload).await.expect("settings");
+        request.abort();
+        payload
+            .chunks_exact(6)
+            .find(|s| u16::from_be_bytes([s[0], s[1]]) == 6)
+            .map(|s| u32::from_be_bytes([s[2], s[3], s[4], s[5]]))
+    }
+
+    let default = Client::builder()
+        .http2_prior_knowledge(true)
+        .build()
+        .expect("client");
+    assert_eq!(advertised(default).await, Some(256 * 1024));
+    let configured = Client::builder()
+        .http2_prior_knowledge(true)
+        .max_header_size(1024 * 1024)
+        .build()
+        .expect("client");
+    assert_eq!(advertised(configured).await, Some(1024 * 1024));
+}

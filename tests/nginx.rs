@@ -135,3 +135,95 @@ async fn nginx_certificate_for_another_name_is_refused() {
         "{err}"
     );
 }
+
+/// Heads that nginx sends with `add_header`: five 4,000-byte headers (over hyper's
+/// former 16 KiB HTTP/2 header list limit) and 108 fields (over hyper's former 100
+/// for HTTP/1.1) pass through the `Client` with the defaults, over HTTP/2 and
+/// HTTP/1.1; a configured limit below them fails naming the limit.
+#[tokio::test]
+async fn nginx_large_response_heads_pass_over_http2_and_http11() {
+    let value = "v".repeat(4000);
+    let five: String = (0..5)
+        .map(|i| format!("add_header X-Big-{i} {value} always;\n"))
+        .collect();
+    let many: String = (0..100)
+        .map(|i| format!("add_header X-Field-{i} value-{i} always;\n"))
+        .collect();
+    let directives =
+        format!("location = /five.txt {{ {five} }}\nlocation = /many.txt {{ {many} }}");
+    let ca = TestCa::new();
+    let leaf = ca.leaf(&["localhost"]);
+    let nginx = Nginx::start_tls_with(
+        &[("five.txt", b"five"), ("many.txt", b"many")],
+        TlsFiles {
+            chain_pem: &leaf.chain_pem,
+            key_pem: &leaf.key_pem,
+        },
+        &directives,
+    );
+    for http2 in [true, false] {
+        let tls = || {
+            TlsConfig::builder()
+                .replace_roots_pem(ca.cert_pem().as_bytes())
+                .http2(http2)
+        };
+        let client = towline::Client::builder()
+            .tls_config(tls())
+            .build()
+            .expect("client");
+        let version = if http2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        };
+
+        let response = client
+            .get(nginx.https_url("localhost", "/five.txt"))
+            .send()
+            .await
+            .expect("five 4 KB headers");
+        assert_eq!(response.version(), version);
+        for i in 0..5 {
+            let got = response.headers().get(format!("x-big-{i}"));
+            assert_eq!(got.map(|v| v.len()), Some(4000), "{version:?} x-big-{i}");
+        }
+        assert_eq!(response.text().await.expect("body"), "five");
+
+        let response = client
+            .get(nginx.https_url("localhost", "/many.txt"))
+            .send()
+            .await
+            .expect("108 fields");
+        assert_eq!(response.version(), version);
+        // nginx's own fields (Server, Date, Content-Type, …) make it over 100.
+        assert!(
+            response.headers().len() >= 106,
+            "{version:?}: {}",
+            response.headers().len()
+        );
+        assert_eq!(response.text().await.expect("body"), "many");
+
+        let limited = towline::Client::builder()
+            .tls_config(tls())
+            .max_header_size(16 * 1024)
+            .build()
+            .expect("client");
+        let err = limited
+            .get(nginx.https_url("localhost", "/five.txt"))
+            .send()
+            .await
+            .expect_err("over 16 KiB");
+        assert!(err.is_response(), "{version:?}: {err:?}");
+        let mut source = std::error::Error::source(&err);
+        let mut named = false;
+        while let Some(e) = source {
+            if let Some(limit) = e.downcast_ref::<towline::connect::ResponseHeadTooLarge>() {
+                assert_eq!(limit.limit_bytes(), 16 * 1024);
+                assert!(limit.to_string().contains("16384 bytes"), "{limit}");
+                named = true;
+            }
+            source = e.source();
+        }
+        assert!(named, "{version:?}: {err:?}");
+    }
+}

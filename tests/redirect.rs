@@ -654,3 +654,85 @@ async fn an_https_to_http_downgrade_can_be_refused_over_the_wire() {
     );
     secure.assert_no_panics();
 }
+
+/// Each hop of the history keeps its response's extensions: the connector's
+/// `ConnectionInfo` says the first hop opened the connection and the later ones
+/// reused it.
+#[tokio::test]
+async fn each_hop_keeps_its_connection_info() {
+    let server = towline_test::TestServer::start(|req| match req.path() {
+        "/a" => towline_test::Reply::new(302).header("location", "/b"),
+        "/b" => towline_test::Reply::new(301).header("location", "/c"),
+        _ => towline_test::Reply::text("end"),
+    })
+    .await;
+    let response = towline::Client::new()
+        .get(server.url("/a"))
+        .send()
+        .await
+        .expect("response");
+    let history = response.history().expect("history");
+    let reused: Vec<Option<bool>> = history
+        .iter()
+        .map(|hop| {
+            hop.extensions()
+                .get::<towline::connect::ConnectionInfo>()
+                .map(|info| info.reused)
+        })
+        .collect();
+    assert_eq!(reused, [Some(false), Some(true)]);
+    assert_eq!(response.connection_info().map(|i| i.reused), Some(true));
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+/// With `record_request_heads`, each hop and the final response carry the request
+/// head as the connector handed it over: target, the connector's `Host`, the cookie
+/// layer's `Cookie`. Without it, none.
+#[tokio::test]
+async fn each_hop_keeps_its_request_head_when_asked() {
+    let server = towline_test::TestServer::start(|req| match req.path() {
+        "/a" => towline_test::Reply::new(302)
+            .header("location", "/b?x=1")
+            .header("set-cookie", "k=v; Path=/"),
+        _ => towline_test::Reply::text("end"),
+    })
+    .await;
+    let host = format!("127.0.0.1:{}", server.addr().port());
+    let client = towline::Client::builder()
+        .connector(|c| c.record_request_heads(true))
+        .build()
+        .expect("client");
+    let response = client.get(server.url("/a")).send().await.expect("response");
+    let hop = &response.history().expect("history").hops()[0];
+    let first = hop
+        .extensions()
+        .get::<towline::connect::RequestHead>()
+        .expect("first head");
+    assert_eq!((first.method().as_str(), first.target()), ("GET", "/a"));
+    assert_eq!(
+        first.headers().get("host").map(|v| v.as_bytes()),
+        Some(host.as_bytes())
+    );
+    assert!(first.headers().get("cookie").is_none());
+    let last = response
+        .extensions()
+        .get::<towline::connect::RequestHead>()
+        .expect("last head");
+    assert_eq!(last.target(), "/b?x=1");
+    assert_eq!(
+        last.headers().get("cookie").map(|v| v.as_bytes()),
+        Some(&b"k=v"[..])
+    );
+
+    let response = towline::Client::new()
+        .get(server.url("/a"))
+        .send()
+        .await
+        .expect("response");
+    assert!(
+        response
+            .extensions()
+            .get::<towline::connect::RequestHead>()
+            .is_none()
+    );
+}

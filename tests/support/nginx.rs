@@ -49,15 +49,21 @@ fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx serving `files` over plain HTTP with gzip on.
     pub fn start(files: &[(&str, &[u8])]) -> Nginx {
-        Nginx::start_with(files, None)
+        Nginx::start_with(files, None, "")
     }
 
     /// Starts nginx serving `files` over plain HTTP and over HTTPS with HTTP/2, gzip on.
     pub fn start_tls(files: &[(&str, &[u8])], tls: TlsFiles<'_>) -> Nginx {
-        Nginx::start_with(files, Some(tls))
+        Nginx::start_with(files, Some(tls), "")
     }
 
-    fn start_with(files: &[(&str, &[u8])], tls: Option<TlsFiles<'_>>) -> Nginx {
+    /// Like [`start_tls`](Nginx::start_tls), with `directives` (such as `location`
+    /// blocks) added to both servers.
+    pub fn start_tls_with(files: &[(&str, &[u8])], tls: TlsFiles<'_>, directives: &str) -> Nginx {
+        Nginx::start_with(files, Some(tls), directives)
+    }
+
+    fn start_with(files: &[(&str, &[u8])], tls: Option<TlsFiles<'_>>, directives: &str) -> Nginx {
         let nginx = binary();
         let dir = std::env::temp_dir().join(format!(
             "towline-nginx-{}-{}",
@@ -84,6 +90,7 @@ impl Nginx {
         ssl_certificate {d}/chain.pem;
         ssl_certificate_key {d}/key.pem;
         root {d}/www;
+        {directives}
     }}"
                 );
                 (Some(tls_port), server)
@@ -112,6 +119,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {d}/www;
+        {directives}
     }}
     {tls_server}
 }}

@@ -81,9 +81,16 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
     }
     builder = builder.tls_config(tls(args)?);
 
-    let client = match &args.unix_socket {
-        Some(path) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
-        None => builder.build(),
+    // -v prints each hop's request as it was sent, layers' headers included.
+    builder = builder.connector(|c| c.record_request_heads(verbose.is_on()));
+    let log = verbose.dial_log();
+    let client = match (&args.unix_socket, verbose.is_on()) {
+        (Some(path), false) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
+        (Some(path), true) => {
+            builder.build_with_dialer(log.wrap(towline::connect::UnixDialer::new(path)))
+        }
+        (None, false) => builder.build(),
+        (None, true) => builder.build_with_dialer(log.wrap(towline::connect::TcpDialer::new())),
     }
     .map_err(|e| {
         Failure::new(

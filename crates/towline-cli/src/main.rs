@@ -8,6 +8,7 @@
 
 mod args;
 mod client;
+mod dial_log;
 mod exit;
 mod output;
 mod progress;

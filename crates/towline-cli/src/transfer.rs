@@ -57,25 +57,28 @@ pub(crate) async fn run(ctx: &Context, uri: &Uri, target: &Target) -> Result<(),
     let sent_headers = request.headers().clone();
 
     ctx.verbose.trying(uri, ctx.unix_socket.as_deref());
-    let opened_before = ctx.client.pool_stats().opened;
+    let prior_knowledge = ctx.prior_knowledge && uri.scheme() == Some(&http::uri::Scheme::HTTP);
+    let sent = Sent {
+        method: &t.method,
+        version: if prior_knowledge {
+            http::Version::HTTP_2
+        } else {
+            http::Version::HTTP_11
+        },
+        headers: &sent_headers,
+        following: ctx.following,
+        browser_like: ctx.browser_like,
+    };
     let mut response = ctx.client.execute(request).await.map_err(|e| {
+        ctx.verbose.failed(uri, &sent, &e);
         let failure = Failure::from_error(&e, Stage::Request, uri);
-        if ctx.prior_knowledge && uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+        if prior_knowledge {
             failure.prior_knowledge_refused(&e)
         } else {
             failure
         }
     })?;
-    ctx.verbose.exchange(
-        &Sent {
-            method: &t.method,
-            headers: &sent_headers,
-            following: ctx.following,
-            browser_like: ctx.browser_like,
-            opened: ctx.client.pool_stats().opened.saturating_sub(opened_before),
-        },
-        &response,
-    );
+    ctx.verbose.exchange(&sent, &response);
 
     let status = response.status();
     if ctx.fail && status.as_u16() >= 400 {

@@ -5,21 +5,67 @@ use std::io::Write;
 
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use towline::Response;
-use towline::connect::ConnectionInfo;
+use towline::connect::{ConnectionInfo, RequestHead};
+
+use crate::dial_log::{DialLog, Dialed};
 
 /// Prints `-v` lines on stderr, or nothing without `-v`.
 #[derive(Debug)]
 pub(crate) struct Verbose {
     on: bool,
+    dials: DialLog,
 }
 
 impl Verbose {
     pub(crate) fn new(on: bool) -> Verbose {
-        Verbose { on }
+        Verbose {
+            on,
+            dials: DialLog::default(),
+        }
     }
 
     pub(crate) fn is_on(&self) -> bool {
         self.on
+    }
+
+    /// Where the client's dialer notes the connections it opens, for `-v`.
+    pub(crate) fn dial_log(&self) -> &DialLog {
+        &self.dials
+    }
+
+    /// What is known of a transfer that failed before its response head: the
+    /// connections it opened, the request head when the request got as far as being
+    /// sent, then the error.
+    pub(crate) fn failed(&self, uri: &Uri, sent: &Sent<'_>, err: &towline::Error) {
+        if !self.on {
+            return;
+        }
+        for dialed in self.dials.take() {
+            connected(dialed.destination.host(), dialed.peer_addr);
+        }
+        if let Some(too_many) = find::<towline::redirect::TooManyRedirects>(err) {
+            let mut dials = self.dials.take();
+            dials.reverse();
+            let history = too_many.history().hops();
+            // The version of the hops is not kept; towline speaks HTTP/1.1 unless
+            // the connection said h2.
+            let version = history
+                .first()
+                .and_then(|hop| hop.extensions().get::<ConnectionInfo>())
+                .map_or(sent.version, |info| info.version);
+            hops(history, None, &mut dials, version, sent);
+            line(format_args!(
+                "* Maximum ({}) redirects followed",
+                too_many.limit()
+            ));
+            line(format_args!("* {err}"));
+            return;
+        }
+        let never_sent = err.is_connect() || err.is_tls() || err.is_resolve() || err.is_proxy();
+        if !never_sent && !err.is_invalid_request() {
+            request_head(sent.method, uri, sent.version, Some(sent.headers));
+        }
+        line(format_args!("* {err}"));
     }
 
     /// `* text`.
@@ -52,51 +98,37 @@ impl Verbose {
         }
         let version = response.version();
         let info = response.connection_info();
-        let hops = response.history().map_or(0, |h| h.len());
-        if hops > 0 {
-            // The response tells about the last hop's connection only; whether the
-            // first hop opened one comes from the pool's counter.
-            let last_opened = u64::from(info.is_some_and(|i| !i.reused));
-            let first = response.history().and_then(|h| h.original_uri());
-            if let Some(first) = first {
-                let same = first.authority() == response.effective_uri().authority();
-                let addr = info.filter(|_| same).and_then(|i| i.peer_addr);
-                if sent.opened > last_opened {
-                    connected(first, addr);
-                } else {
-                    reusing(first);
-                }
-            }
-        }
+        // Each hop's response tells about its connection; the dialer's notes, in
+        // order, stand in where one does not.
+        let mut dials = self.dials.take();
+        dials.reverse();
         let mut method = sent.method.clone();
         let mut first = true;
         if let Some(history) = response.history() {
-            for hop in history {
-                request_head(
-                    hop.method(),
-                    hop.uri(),
-                    version,
-                    first.then_some(sent.headers),
-                );
-                first = false;
-                response_head(version, hop.status(), None, hop.headers());
-                if let Some(location) = hop.location().and_then(|l| l.to_str().ok()) {
-                    line(format_args!(
-                        "* Issue another request to this URL: '{location}'"
-                    ));
-                }
-                method = method_after(hop.method(), hop.status(), sent.browser_like);
-            }
+            method = hops(
+                history.hops(),
+                Some(response.effective_uri()),
+                &mut dials,
+                version,
+                sent,
+            );
+            first = history.hops().is_empty();
         }
         if let Some(info) = info {
+            if !info.reused {
+                take_dial(&mut dials, response.effective_uri());
+            }
             connection(info, response.effective_uri());
         }
-        request_head(
-            &method,
-            response.effective_uri(),
-            version,
-            first.then_some(sent.headers),
-        );
+        match response.extensions().get::<RequestHead>() {
+            Some(head) => head_as_sent(head, version),
+            None => request_head(
+                &method,
+                response.effective_uri(),
+                version,
+                first.then_some(sent.headers),
+            ),
+        }
         response_head(
             version,
             response.status(),
@@ -112,17 +144,93 @@ impl Verbose {
     }
 }
 
+/// Each redirect hop: its connection, its request head as sent (or, without the
+/// connector's record, as towline set it on the first hop), its response head, and
+/// where it led (the next hop's absolute URI; `last_next` after the last hop).
+/// Returns the method the next request uses.
+fn hops(
+    hops: &[towline::redirect::Hop],
+    last_next: Option<&Uri>,
+    dials: &mut Vec<Dialed>,
+    version: Version,
+    sent: &Sent<'_>,
+) -> Method {
+    let mut method = sent.method.clone();
+    for (i, hop) in hops.iter().enumerate() {
+        match hop.extensions().get::<ConnectionInfo>() {
+            Some(info) => {
+                if !info.reused {
+                    take_dial(dials, hop.uri());
+                }
+                connection(info, hop.uri());
+            }
+            None => match take_dial(dials, hop.uri()) {
+                Some(dialed) => connected(host(hop.uri()), dialed.peer_addr),
+                None => reusing(hop.uri()),
+            },
+        }
+        match hop.extensions().get::<RequestHead>() {
+            Some(head) => head_as_sent(head, version),
+            None => request_head(
+                hop.method(),
+                hop.uri(),
+                version,
+                (i == 0).then_some(sent.headers),
+            ),
+        }
+        response_head(version, hop.status(), None, hop.headers());
+        let next = hops.get(i + 1).map(|next| next.uri()).or(last_next);
+        if let Some(next) = next {
+            line(format_args!(
+                "* Issue another request to this URL: '{next}'"
+            ));
+        }
+        method = method_after(hop.method(), hop.status(), sent.browser_like);
+    }
+    method
+}
+
+/// The first cause of type `E` in the error's `source()` chain.
+fn find<E: std::error::Error + 'static>(err: &towline::Error) -> Option<&E> {
+    let mut next = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The next noted connection (`dials` is newest first), when it went to `uri`'s host
+/// or to a proxy.
+fn take_dial(dials: &mut Vec<Dialed>, uri: &Uri) -> Option<Dialed> {
+    let next = dials.last()?;
+    let scheme = next.destination.scheme().as_str();
+    let proxied = scheme != "http" && scheme != "https";
+    if proxied || next.destination.host() == host(uri) {
+        dials.pop()
+    } else {
+        None
+    }
+}
+
+fn host(uri: &Uri) -> &str {
+    uri.host()
+        .map_or("", |h| h.trim_start_matches('[').trim_end_matches(']'))
+}
+
 /// What was sent, as the `-v` output shows it.
 #[derive(Debug)]
 pub(crate) struct Sent<'a> {
     pub(crate) method: &'a Method,
+    /// The HTTP version the request goes out in, as far as known before it is sent.
+    pub(crate) version: Version,
     /// The headers of the first request, as set by towline (the connector adds
     /// `Host`, and the layers `Cookie` and `Accept-Encoding`, on the way).
     pub(crate) headers: &'a HeaderMap,
     pub(crate) following: bool,
     pub(crate) browser_like: bool,
-    /// How many connections the pool opened for this transfer, redirects included.
-    pub(crate) opened: u64,
 }
 
 /// The method of the request after a redirect, by the policy in use.
@@ -139,7 +247,7 @@ fn connection(info: &ConnectionInfo, uri: &Uri) {
     if info.reused {
         reusing(uri);
     } else {
-        connected(uri, info.peer_addr);
+        connected(host(uri), info.peer_addr);
     }
     if let Some(tls) = info.tls_version {
         let alpn = info
@@ -157,8 +265,8 @@ fn connection(info: &ConnectionInfo, uri: &Uri) {
     }
 }
 
-fn connected(uri: &Uri, addr: Option<std::net::SocketAddr>) {
-    let host = uri.host().unwrap_or("");
+/// `* Connected to host (ip) port N`.
+fn connected(host: &str, addr: Option<std::net::SocketAddr>) {
     match addr {
         Some(addr) => line(format_args!(
             "* Connected to {host} ({}) port {}",
@@ -185,6 +293,31 @@ fn tls_name(version: towline::tls::rustls::ProtocolVersion) -> String {
     }
 }
 
+/// The request as the connector handed it to the connection, with the headers the
+/// layers added; `version` is the response's.
+fn head_as_sent(head: &RequestHead, version: Version) {
+    let sent = if version == Version::HTTP_2 {
+        "HTTP/2"
+    } else {
+        "HTTP/1.1"
+    };
+    line(format_args!("> {} {} {sent}", head.method(), head.target()));
+    header_lines(head.headers());
+    line(format_args!(">"));
+}
+
+fn header_lines(headers: &HeaderMap) {
+    for (name, value) in headers {
+        if let Some(redacted) = redacted(name, value.as_bytes()) {
+            line(format_args!("> {name}: {redacted}"));
+        } else if value.is_sensitive() {
+            line(format_args!("> {name}: <hidden>"));
+        } else {
+            line(format_args!("> {name}: {}", escaped(value.as_bytes())));
+        }
+    }
+}
+
 /// The request line and headers; `version` is the response's, and towline sends
 /// HTTP/1.1 unless it speaks HTTP/2.
 fn request_head(method: &Method, uri: &Uri, version: Version, headers: Option<&HeaderMap>) {
@@ -199,16 +332,7 @@ fn request_head(method: &Method, uri: &Uri, version: Version, headers: Option<&H
         line(format_args!("> Host: {}", authority(uri)));
     }
     if let Some(headers) = headers {
-        for (name, value) in headers {
-            if value.is_sensitive() {
-                line(format_args!("> {name}: <hidden>"));
-            } else {
-                line(format_args!(
-                    "> {name}: {}",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
-            }
-        }
+        header_lines(headers);
     }
     line(format_args!(">"));
 }
@@ -221,10 +345,10 @@ fn response_head(
 ) {
     line(format_args!("< {}", status_line(version, status, reason)));
     for (name, value) in headers {
-        line(format_args!(
-            "< {name}: {}",
-            String::from_utf8_lossy(value.as_bytes())
-        ));
+        match redacted(name, value.as_bytes()) {
+            Some(redacted) => line(format_args!("< {name}: {redacted}")),
+            None => line(format_args!("< {name}: {}", escaped(value.as_bytes()))),
+        }
     }
     line(format_args!("<"));
 }
@@ -238,8 +362,8 @@ pub(crate) fn status_line(
     reason: Option<&hyper::ext::ReasonPhrase>,
 ) -> String {
     let reason = match reason {
-        Some(reason) => String::from_utf8_lossy(reason.as_bytes()),
-        None => status.canonical_reason().unwrap_or("").into(),
+        Some(reason) => escaped(reason.as_bytes()),
+        None => status.canonical_reason().unwrap_or("").to_owned(),
     };
     if version == Version::HTTP_2 {
         format!("HTTP/2 {}", status.as_u16())
@@ -272,8 +396,86 @@ fn authority(uri: &Uri) -> String {
     }
 }
 
+/// A credential's value with its secret part hidden: each cookie's value (its name,
+/// and a `Set-Cookie`'s attributes, kept), or an authorization's credentials (its
+/// scheme kept). `None` for other headers.
+fn redacted(name: &http::HeaderName, value: &[u8]) -> Option<String> {
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+    let text = String::from_utf8_lossy(value);
+    if *name == SET_COOKIE {
+        // The cookie's value hidden, its name and attributes kept.
+        let (pair, attributes) = text.split_once(';').unwrap_or((&text, ""));
+        let name = pair.split_once('=').map_or("", |(name, _)| name.trim());
+        let sep = if attributes.is_empty() { "" } else { ";" };
+        return Some(format!("{name}=<hidden>{sep}{attributes}"));
+    }
+    if *name == COOKIE {
+        let pairs: Vec<String> = text
+            .split(';')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{}=<hidden>", name.trim()),
+                None => "<hidden>".to_owned(),
+            })
+            .collect();
+        return Some(pairs.join("; "));
+    }
+    if *name == AUTHORIZATION || *name == PROXY_AUTHORIZATION {
+        return Some(match text.split_once(' ') {
+            Some((scheme, _)) => format!("{scheme} <hidden>"),
+            None => "<hidden>".to_owned(),
+        });
+    }
+    None
+}
+
+/// A header value as text: UTF-8 as it is, any other byte as `\xNN` (never replaced
+/// by U+FFFD, so what the server sent can be read back).
+fn escaped(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
 fn line(text: fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     // Nowhere to report a failure to write to stderr.
     let _ = writeln!(err, "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_redacted_names_and_schemes_kept() {
+        let cookie = http::header::COOKIE;
+        assert_eq!(
+            redacted(&cookie, b"a=1; b=two;c").as_deref(),
+            Some("a=<hidden>; b=<hidden>; <hidden>")
+        );
+        let auth = http::header::AUTHORIZATION;
+        assert_eq!(
+            redacted(&auth, b"Basic dXNlcjpwYXNz").as_deref(),
+            Some("Basic <hidden>")
+        );
+        assert_eq!(redacted(&auth, b"token").as_deref(), Some("<hidden>"));
+        assert_eq!(redacted(&http::header::ACCEPT, b"*/*"), None);
+        let set = http::header::SET_COOKIE;
+        assert_eq!(
+            redacted(&set, b"sid=abc; Path=/; HttpOnly").as_deref(),
+            Some("sid=<hidden>; Path=/; HttpOnly")
+        );
+        assert_eq!(redacted(&set, b"sid=abc").as_deref(), Some("sid=<hidden>"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_escaped() {
+        assert_eq!(escaped(b"a\xffb\xc3\xa9\xc3"), "a\\xFFb\u{e9}\\xC3");
+        assert_eq!(escaped(b"plain"), "plain");
+    }
 }

@@ -439,11 +439,12 @@ async fn verbose_shows_connection_hops_and_heads() {
         format!("*   Trying 127.0.0.1:{port}..."),
         format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}"),
         "> GET /a HTTP/1.1".to_owned(),
-        format!("> Host: 127.0.0.1:{port}"),
+        format!("> host: 127.0.0.1:{port}"),
         "> x-mine: 1".to_owned(),
         "< HTTP/1.1 302 Found".to_owned(),
         "< location: /b".to_owned(),
-        "* Issue another request to this URL: '/b'".to_owned(),
+        format!("* Issue another request to this URL: 'http://127.0.0.1:{port}/b'"),
+        format!("* Issue another request to this URL: 'http://127.0.0.1:{port}/c'"),
         "> GET /b HTTP/1.1".to_owned(),
         "< HTTP/1.1 301 Moved Permanently".to_owned(),
         "> GET /c HTTP/1.1".to_owned(),
@@ -459,6 +460,202 @@ async fn verbose_shows_connection_hops_and_heads() {
         err.lines()
             .all(|l| l.starts_with('*') || l.starts_with('>') || l.starts_with('<')),
         "{err}"
+    );
+    // Three hops on one connection: the first opens it, each later one says it
+    // reuses it, in order, before its request.
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| {
+            l.starts_with("* Connected") || l.starts_with("* Re-using") || l.starts_with("> GET")
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}").as_str(),
+            "> GET /a HTTP/1.1",
+            "* Re-using existing connection with host 127.0.0.1",
+            "> GET /b HTTP/1.1",
+            "* Re-using existing connection with host 127.0.0.1",
+            "> GET /c HTTP/1.1",
+        ],
+        "{err}"
+    );
+    assert_eq!(server.connections_accepted(), 1);
+    // Every hop's request head is the one sent, with the connector's Host.
+    for sent in [
+        format!("> host: 127.0.0.1:{port}"),
+        "> x-mine: 1".to_owned(),
+    ] {
+        assert_eq!(
+            err.lines().filter(|l| *l == sent).count(),
+            3,
+            "{sent}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_shows_the_cookie_the_layer_added_with_its_value_hidden() {
+    let server = TestServer::start(|req| match req.path() {
+        "/login" => Reply::new(302)
+            .header("location", "/home")
+            .header("set-cookie", "sid=s3cr3t-value; Path=/"),
+        _ => Reply::text("home"),
+    })
+    .await;
+    let dir = TempDir::new("verbose-cookie");
+    let jar = dir.file("jar.txt");
+    let run = towline(&["-v", "-L", "-c", &jar, &server.url("/login")]).await;
+    run.assert_code(0);
+    let err = &run.stderr;
+    let home = err.find("> GET /home HTTP/1.1").expect("second hop");
+    assert!(
+        err[home..].lines().any(|l| l == "> cookie: sid=<hidden>"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l == "< set-cookie: sid=<hidden>; Path=/"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert_eq!(
+        server.requests()[1].header("cookie"),
+        Some("sid=s3cr3t-value")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_on_too_many_redirects_shows_every_hop_then_the_error() {
+    let server = TestServer::start(|req| {
+        let n: u32 = req.path().trim_start_matches('/').parse().unwrap_or(0);
+        Reply::new(302).header("location", format!("/{}", n + 1))
+    })
+    .await;
+    let port = server.addr().port();
+    let run = towline(&["-v", "-L", "--max-redirs", "2", &server.url("/0")]).await;
+    run.assert_code(47);
+    let err = &run.stderr;
+    let requests: Vec<&str> = err.lines().filter(|l| l.starts_with("> GET")).collect();
+    assert_eq!(
+        requests,
+        [
+            "> GET /0 HTTP/1.1",
+            "> GET /1 HTTP/1.1",
+            "> GET /2 HTTP/1.1"
+        ],
+        "{err}"
+    );
+    assert_eq!(err.matches("< HTTP/1.1 302 Found").count(), 3, "{err}");
+    for next in [1, 2] {
+        let line = format!("* Issue another request to this URL: 'http://127.0.0.1:{port}/{next}'");
+        assert!(err.lines().any(|l| l == line), "{line}: {err}");
+    }
+    let lines: Vec<&str> = err.lines().collect();
+    let n = lines.len();
+    assert!(n >= 3, "{err}");
+    assert_eq!(lines[n - 3], "* Maximum (2) redirects followed", "{err}");
+    assert!(lines[n - 2].starts_with("* "), "{err}");
+    assert!(lines[n - 1].starts_with("towline: (47) "), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_on_a_failed_tls_handshake_tells_the_connection_then_the_error() {
+    let ca = towline_test::tls::TestCa::new();
+    let server = TestServer::builder()
+        .tls(&ca.leaf(&["localhost"]))
+        .handler(|_| Reply::text("never"))
+        .start()
+        .await
+        .expect("server");
+    let port = server.addr().port();
+    let run = towline(&["-v", &server.url_for_host("localhost", "/")]).await;
+    run.assert_code(60);
+    let err = &run.stderr;
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("*   Trying localhost:{port}...").as_str()),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* Connected to localhost (")
+                && l.ends_with(&format!("port {port}"))),
+        "{err}"
+    );
+    // The request was never sent: no request head.
+    assert!(!err.lines().any(|l| l.starts_with('>')), "{err}");
+    let error_note = lines
+        .iter()
+        .position(|l| l.starts_with("* ") && l.contains("TLS handshake with localhost failed"))
+        .unwrap_or_else(|| panic!("no error note in:\n{err}"));
+    let connected = lines
+        .iter()
+        .position(|l| l.starts_with("* Connected"))
+        .unwrap_or(usize::MAX);
+    assert!(connected < error_note, "{err}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("towline: (60) ")),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_on_a_timeout_tells_the_connection_the_request_then_the_error() {
+    let server = TestServer::start(|_| {
+        Reply::text("late").fault(Fault::SlowHeaders(Duration::from_secs(30)))
+    })
+    .await;
+    let port = server.addr().port();
+    let run = towline(&[
+        "-v",
+        "-m",
+        "0.5",
+        "-H",
+        "Cookie: secret=1",
+        &server.url("/slow"),
+    ])
+    .await;
+    run.assert_code(28);
+    let err = &run.stderr;
+    let lines: Vec<&str> = err.lines().collect();
+    let expected = [
+        format!("*   Trying 127.0.0.1:{port}..."),
+        format!("* Connected to 127.0.0.1 (127.0.0.1) port {port}"),
+        "> GET /slow HTTP/1.1".to_owned(),
+    ];
+    assert_eq!(
+        lines[..3],
+        expected.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "{err}"
+    );
+    assert!(lines.contains(&"> cookie: secret=<hidden>"), "{err}");
+    assert!(!err.contains("secret=1"), "{err}");
+    let last_request_line = lines.iter().rposition(|l| l.starts_with('>')).unwrap_or(0);
+    let error_note = lines.iter().rposition(|l| l.starts_with("* ")).unwrap_or(0);
+    assert!(error_note > last_request_line, "{err}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("towline: (28) ")),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_escapes_header_bytes_that_are_not_utf8() {
+    let server = TestServer::start(|_| Reply::text("ok").header("x-raw", b"a\xffb\xc3\xa9")).await;
+    let run = towline(&["-v", &server.url("/")]).await;
+    run.assert_code(0);
+    assert!(
+        run.stderr.lines().any(|l| l == "< x-raw: a\\xFFb\u{e9}"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::towline;
+use support::{TempDir, towline};
+use towline_test::tls::TestCa;
 use towline_test::{Reply, TestServer};
 
 #[derive(Clone, Copy, Debug)]
@@ -129,4 +130,36 @@ async fn heads_real_servers_send_pass_and_a_configured_limit_is_8() {
     let run = towline(&["--max-header-size", "1k", &server.url("/")]).await;
     run.assert_code(8);
     assert!(run.stderr.contains("1024 bytes"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_head_with_a_100kb_header_passes_and_a_smaller_limit_is_8() {
+    let ca = TestCa::new();
+    let server = TestServer::builder()
+        .tls_h2(&ca.leaf(&["localhost"]))
+        .handler(|_| Reply::text("big head").header("x-big", "b".repeat(100 * 1024)))
+        .start()
+        .await
+        .expect("server");
+    let dir = TempDir::new("h2-big-head");
+    let ca_file = dir.file("ca.pem");
+    std::fs::write(&ca_file, ca.cert_pem()).expect("write");
+    let url = server.url_for_host("localhost", "/");
+    let run = towline(&["--cacert", &ca_file, "-i", &url]).await;
+    run.assert_code(0);
+    let out = run.stdout_text();
+    assert!(
+        out.starts_with("HTTP/2 200"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+    assert!(
+        out.ends_with("\r\n\r\nbig head"),
+        "{}",
+        &out[out.len().saturating_sub(200)..]
+    );
+
+    let run = towline(&["--cacert", &ca_file, "--max-header-size", "64k", &url]).await;
+    run.assert_code(8);
+    assert!(run.stderr.contains("65536 bytes"), "{}", run.stderr);
 }

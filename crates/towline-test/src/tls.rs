@@ -233,7 +233,8 @@ impl TestCa {
     /// Trusting its [`cert_pem`](Leaf::cert_pem) as a root and connecting to
     /// a server that presents it makes rustls refuse the handshake with
     /// `CaUsedAsEndEntity`: a CA certificate must not be used as an end
-    /// entity. Its [`chain_pem`](Leaf::chain_pem) is the certificate alone.
+    /// entity. (towline's `TlsConfig` trusts such a handed-over certificate as
+    /// itself, as curl does.) Its [`chain_pem`](Leaf::chain_pem) is the certificate alone.
     ///
     /// # Panics
     ///

@@ -24,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 
+mod handed_over;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -200,6 +202,13 @@ impl TlsConfigBuilder {
     }
 
     /// Trusts every certificate in `pem` as a root, besides the others.
+    ///
+    /// A certificate that is itself a server's (an end entity: self-signed, with
+    /// `CA:TRUE` as `openssl req -x509` makes it or `CA:FALSE`, or a leaf issued by
+    /// another CA) is trusted as itself, as curl does: a server that presents exactly
+    /// that certificate (byte for byte) is accepted, with the host name and the
+    /// validity dates still checked, and the handshake signed by its key. Chains up
+    /// to it as a CA are verified as with any root.
     pub fn add_root_pem(mut self, pem: &[u8]) -> Self {
         let mut found = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
@@ -220,13 +229,17 @@ impl TlsConfigBuilder {
         self
     }
 
-    /// Trusts a DER-encoded certificate as a root, besides the others.
+    /// Trusts a DER-encoded certificate as a root, besides the others; an end-entity
+    /// certificate is trusted as itself, as with
+    /// [`add_root_pem`](TlsConfigBuilder::add_root_pem).
     pub fn add_root_der(mut self, der: impl Into<CertificateDer<'static>>) -> Self {
         self.extra_roots.push(der.into());
         self
     }
 
     /// Trusts only the certificates in `pem`: the bundled and system roots are off.
+    /// End-entity certificates are trusted as themselves, as with
+    /// [`add_root_pem`](TlsConfigBuilder::add_root_pem).
     pub fn replace_roots_pem(mut self, pem: &[u8]) -> Self {
         self.webpki_roots = false;
         #[cfg(feature = "native-roots")]
@@ -311,8 +324,8 @@ impl TlsConfigBuilder {
                 let found = rustls_native_certs::load_native_certs();
                 roots.add_parsable_certificates(found.certs);
             }
-            for cert in self.extra_roots {
-                roots.add(cert).map_err(|e| {
+            for cert in &self.extra_roots {
+                roots.add(cert.clone()).map_err(|e| {
                     tls_error(TlsError::config(format!(
                         "a root certificate was refused: {e}"
                     )))
@@ -323,7 +336,22 @@ impl TlsConfigBuilder {
                     "no root certificates to verify servers with".to_owned(),
                 )));
             }
-            builder.with_root_certificates(roots)
+            if self.extra_roots.is_empty() {
+                builder.with_root_certificates(roots)
+            } else {
+                let standard = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| tls_error(TlsError::config(format!("{e}"))))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(handed_over::HandedOver::new(
+                        standard,
+                        self.extra_roots,
+                    )))
+            }
         };
         let mut config = match self.client_auth {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {

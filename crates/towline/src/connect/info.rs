@@ -22,6 +22,54 @@ impl std::fmt::Debug for EffectiveUri {
     }
 }
 
+/// The head of the request as the connector handed it to the connection: method,
+/// request target and header fields, with what the layers and the connector added
+/// (`Host`, `Cookie`, `Accept-Encoding`, `Proxy-Authorization`, …). A response
+/// extension, set only when [`Builder::record_request_heads`](super::Builder::record_request_heads)
+/// is on (it costs a copy of the headers per request); a redirect hop keeps it in
+/// [`Hop::extensions`](crate::redirect::Hop::extensions) where that layer is built in.
+///
+/// Over HTTP/2 `Host` is shown as it was handed over, though hyper sends it as the
+/// `:authority` pseudo-header. Sensitive values are here as sent: redact them before
+/// printing (their [`HeaderValue::is_sensitive`](http::HeaderValue::is_sensitive)
+/// flag is kept).
+#[derive(Clone, Debug)]
+pub struct RequestHead {
+    method: http::Method,
+    target: String,
+    headers: http::HeaderMap,
+}
+
+impl RequestHead {
+    pub(crate) fn new(
+        method: http::Method,
+        target: String,
+        headers: http::HeaderMap,
+    ) -> RequestHead {
+        RequestHead {
+            method,
+            target,
+            headers,
+        }
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &http::Method {
+        &self.method
+    }
+
+    /// The request target as written: origin-form (`/path?query`), or absolute-form
+    /// through an HTTP proxy.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.headers
+    }
+}
+
 /// A request extension that makes the connector send the request on a newly opened
 /// connection instead of a pooled one.
 ///

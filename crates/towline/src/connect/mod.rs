@@ -119,7 +119,7 @@ use tower_service::Service;
 use crate::error::{BoxError, Error, Kind, LengthMismatch, Message, StaleConnection, TimedOut};
 
 pub use dial::{Connected, Destination, Dial, DialError, Io};
-pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection};
+pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection, RequestHead};
 pub use limits::ResponseHeadTooLarge;
 pub use pool::PoolStats;
 pub use proxy_error::ProxyError;
@@ -198,6 +198,7 @@ struct Shared<D> {
     connect_timeout: Option<Duration>,
     http1: hyper::client::conn::http1::Builder,
     head_limits: limits::HeadLimits,
+    record_request_heads: bool,
     #[cfg(feature = "tls")]
     tls: Arc<dyn crate::tls::TlsPolicy>,
     h2c: bool,
@@ -259,6 +260,7 @@ pub struct Builder {
     connect_timeout: Option<Duration>,
     max_header_size: usize,
     max_headers: usize,
+    record_request_heads: bool,
     #[cfg(feature = "tls")]
     tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
     h2c: bool,
@@ -271,6 +273,7 @@ impl fmt::Debug for Builder {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_header_size", &self.max_header_size)
             .field("max_headers", &self.max_headers)
+            .field("record_request_heads", &self.record_request_heads)
             .field("http2_prior_knowledge", &self.h2c)
             .finish_non_exhaustive()
     }
@@ -295,6 +298,7 @@ impl Builder {
             connect_timeout: Some(Duration::from_secs(30)),
             max_header_size: limits::DEFAULT_MAX_HEADER_SIZE,
             max_headers: limits::DEFAULT_MAX_HEADERS,
+            record_request_heads: false,
             #[cfg(feature = "tls")]
             tls: None,
             h2c: false,
@@ -398,6 +402,16 @@ impl Builder {
         self
     }
 
+    /// Whether each response carries the [`RequestHead`] as the connector handed it
+    /// to the connection, for tools that show what was sent (`-v`). It costs a copy
+    /// of the request's headers per request.
+    ///
+    /// Default is `false`.
+    pub fn record_request_heads(mut self, on: bool) -> Builder {
+        self.record_request_heads = on;
+        self
+    }
+
     /// Builds a connector that dials TCP with a default [`TcpDialer`].
     pub fn build(self) -> Connector {
         self.build_with_dialer(TcpDialer::new())
@@ -419,6 +433,7 @@ impl Builder {
                 connect_timeout: self.connect_timeout,
                 http1,
                 head_limits,
+                record_request_heads: self.record_request_heads,
                 #[cfg(feature = "tls")]
                 tls: self
                     .tls
@@ -793,6 +808,10 @@ impl<D: Dial> Shared<D> {
         let h2 = matches!(pooled.conn_mut().map(|c| &c.tx), Some(Tx::H2(_)));
         #[cfg(not(feature = "http2"))]
         let h2 = false;
+        let request_head = self.record_request_heads.then(|| {
+            let target = wire.uri().to_string();
+            RequestHead::new(wire.method().clone(), target, wire.headers().clone())
+        });
         let sent = match pooled.conn_mut().map(|c| &mut c.tx) {
             Some(Tx::H1(tx)) => tx.try_send_request(wire).await,
             #[cfg(feature = "http2")]
@@ -874,6 +893,9 @@ impl<D: Dial> Shared<D> {
             peer_certificates: meta.peer_certificates.clone(),
         });
         parts.extensions.insert(framing);
+        if let Some(head) = request_head {
+            parts.extensions.insert(head);
+        }
         // A response framed two ways (RFC 9112 §6.3: Transfer-Encoding and
         // Content-Length) may have been read to a different end than the server meant:
         // whatever follows on that connection cannot be trusted, so it is not reused.

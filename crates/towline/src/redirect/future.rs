@@ -246,6 +246,7 @@ where
                 response.status(),
                 response.headers().clone(),
                 self.redaction().clone(),
+                response.extensions().clone(),
             ));
             let history = RedirectHistory::new(history, target.fragment);
             let err = TooManyRedirects::new(self.config.max_redirects, history);
@@ -309,6 +310,7 @@ where
             parts.status,
             parts.headers,
             self.redaction().clone(),
+            parts.extensions,
         ));
         if !keep_method {
             remove_body_headers(&mut self.headers);

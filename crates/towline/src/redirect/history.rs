@@ -46,6 +46,7 @@ pub struct Hop {
     status: StatusCode,
     headers: HeaderMap,
     redaction: Redaction,
+    extensions: http::Extensions,
 }
 
 impl RedirectHistory {
@@ -105,6 +106,7 @@ impl Hop {
         status: StatusCode,
         headers: HeaderMap,
         redaction: Redaction,
+        extensions: http::Extensions,
     ) -> Hop {
         Hop {
             method,
@@ -112,6 +114,7 @@ impl Hop {
             status,
             headers,
             redaction,
+            extensions,
         }
     }
 
@@ -133,6 +136,14 @@ impl Hop {
     /// The headers of the redirect response, `Set-Cookie` and `Location` included.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The extensions of the redirect response, as the service below set them: with
+    /// towline's connector, the hop's
+    /// [`ConnectionInfo`](crate::connect::ConnectionInfo) (new or reused connection,
+    /// address, TLS and ALPN) and [`EffectiveUri`](crate::connect::EffectiveUri).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
     }
 
     /// The `Location` header as the server sent it, before resolution.
