@@ -23,7 +23,10 @@ const RULES: &[(&str, &[&str])] = &[
     // and never another layer (they meet only in `client`, which stacks them).
     ("cookie", &["body", "connect", "error", "redact", "uri"]),
     ("decompress", &["body", "connect", "error", "redact"]),
-    ("proxy", &["body", "connect", "error", "redact", "tls", "uri"]),
+    (
+        "proxy",
+        &["body", "connect", "error", "redact", "tls", "uri"],
+    ),
     ("redirect", &["body", "connect", "error", "redact", "uri"]),
     ("retry", &["body", "connect", "error", "redact"]),
     // The facade stacks everything.
@@ -31,7 +34,10 @@ const RULES: &[(&str, &[&str])] = &[
     ("lib", &["*"]),
     // Known debt (issue 19): `error` classifies the layers' errors by downcasting, so
     // it names three of them; the plan is a crate-private trait the layers implement.
-    ("error", &["body", "connect", "decompress", "redact", "redirect"]),
+    (
+        "error",
+        &["body", "connect", "decompress", "redact", "redirect"],
+    ),
 ];
 
 fn src() -> PathBuf {
