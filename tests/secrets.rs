@@ -412,7 +412,15 @@ async fn proxy_refusal_and_unreachable_proxy() {
     })
     .await;
     let proxy =
-        ProxyServer::parse(&format!("http://pu:SECRET@{}", fake_proxy.addr())).expect("proxy");
+        ProxyServer::parse(&format!("http://TOKEN:SECRET@{}", fake_proxy.addr())).expect("proxy");
+    // The proxy's own credentials, username included, stay out of its Debug.
+    for text in [
+        format!("{proxy:?}"),
+        format!("{proxy:#?}"),
+        proxy.to_string(),
+    ] {
+        assert_no_secret("proxy setting", "ProxyServer", &text);
+    }
     let client = Client::builder()
         .proxy(ProxyLayer::new(proxy))
         .build()
@@ -425,7 +433,7 @@ async fn proxy_refusal_and_unreachable_proxy() {
     )
     .await;
 
-    let gone = ProxyServer::parse(&format!("http://pu:SECRET@127.0.0.1:{}", closed_port()))
+    let gone = ProxyServer::parse(&format!("http://TOKEN:SECRET@127.0.0.1:{}", closed_port()))
         .expect("proxy");
     let client = Client::builder()
         .proxy(ProxyLayer::new(gone))
@@ -440,7 +448,7 @@ async fn proxy_refusal_and_unreachable_proxy() {
     .await;
 
     // A proxy setting that cannot be used.
-    let err = ProxyServer::parse("http://pu:SECRET@p.test:99999/?access_token=SECRET")
+    let err = ProxyServer::parse("http://TOKEN:SECRET@p.test:99999/?access_token=SECRET")
         .expect_err("bad port");
     for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
         assert_no_secret("bad proxy URI", "ProxyConfigError", &text);
