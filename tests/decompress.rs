@@ -513,7 +513,8 @@ async fn a_1_mb_gzip_of_1_gib_stops_at_the_limit() {
     assert!(err.is_decode() && !err.is_body(), "{err}");
     assert_eq!(cause::<DecodedTooLarge>(&err).limit(), 1 << 20);
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("more than the limit of 1048576 bytes"),
         "{err}"
     );
@@ -886,7 +887,8 @@ async fn a_zstd_frame_asking_for_a_window_over_64_mib_is_refused() {
     let err = decode_error(&client, &server.url("/")).await;
     assert!(err.is_decode(), "{err}");
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("zstd frame needs a window larger than the limit of 64 MiB"),
         "{err}"
     );

@@ -333,7 +333,9 @@ async fn tinyproxy_basic_auth_407_without_credentials_success_with_them() {
     let err = get(&wrong, &tls_origin.url("/")).await.expect_err("407");
     assert!(proxy_error(&err).is_auth_required(), "{err}");
     assert!(
-        err.to_string().contains("did not accept the credentials"),
+        err.report()
+            .to_string()
+            .contains("did not accept the credentials"),
         "{err}"
     );
 
@@ -402,7 +404,8 @@ async fn socks5_with_auth_needs_the_right_credentials() {
     .await
     .expect_err("wrong credentials");
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("rejected the username and password"),
         "{err}"
     );
@@ -458,7 +461,8 @@ async fn a_socks5_failure_code_becomes_a_readable_message() {
     assert!(err.is_proxy(), "{err}");
     assert_eq!(proxy_error(&err).socks_reply(), Some(5), "{err}");
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("connection refused by destination host"),
         "{err}"
     );
@@ -560,7 +564,8 @@ async fn an_unreachable_proxy_is_a_connect_and_proxy_error() {
     assert!(err.is_connect() && err.is_proxy(), "{err}");
     assert!(proxy_error(&err).is_unreachable());
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains("could not reach the proxy 127.0.0.1:"),
         "{err}"
     );

@@ -1254,7 +1254,7 @@ async fn assert_refused(client: &Client, url: &str, server: &TestServer, cause: 
         .expect_err("a bad certificate must be refused");
     assert!(err.is_tls(), "{ctx}: not a TLS error: {err}");
     assert!(!err.is_connect() && !err.is_request(), "{ctx}: {err}");
-    let text = err.to_string();
+    let text = err.report().to_string();
     assert!(
         text.contains(cause),
         "{ctx}: the error must say {cause:?}: {text}"
@@ -1806,7 +1806,8 @@ fn assert_too_large(err: &Error, limit: u64, ctx: &str) {
         .unwrap_or_else(|| panic!("{ctx}: no DecodedTooLarge in {err:?}"));
     assert_eq!(too_large.limit(), limit, "{ctx}");
     assert!(
-        err.to_string()
+        err.report()
+            .to_string()
             .contains(&format!("more than the limit of {limit} bytes")),
         "{ctx}: {err}"
     );

@@ -866,3 +866,71 @@ async fn client_certificate_with_cert_and_key() {
     let run = towline(&["--cacert", &ca_file, &server.url("/")]).await;
     run.assert_code(35);
 }
+
+// ---------------------------------------------------------------------------------
+// Error messages
+
+/// A failure prints towline's whole chain of causes on one line, each once, and the
+/// URLs it quotes show neither userinfo nor secret query parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_print_the_chain_once_and_no_secret() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let run = towline(&[&format!(
+        "http://u:SECRET@127.0.0.1:{port}/p?access_token=SECRET&page=2"
+    )])
+    .await;
+    run.assert_code(7);
+    no_secret(&run.stderr);
+    let want = format!(
+        "towline: (7) connection failed for http://***@127.0.0.1:{port}/p?access_token=***&page=2: \
+         could not connect to 127.0.0.1:{port}: "
+    );
+    assert!(run.stderr.starts_with(&want), "{}", run.stderr);
+    // The OS's reason comes once, at the end.
+    let reason = run.stderr.trim_end().rsplit(": ").next().unwrap_or("");
+    assert!(!reason.is_empty(), "{}", run.stderr);
+    assert_eq!(run.stderr.matches(reason).count(), 1, "{}", run.stderr);
+
+    let server =
+        TestServer::start(|_| Reply::new(302).header("location", "/again?token=SECRET")).await;
+    let url = server.url("/start").replace("http://", "http://TOKEN@");
+    let run = towline(&["-L", "--max-redirs", "1", &url]).await;
+    run.assert_code(47);
+    no_secret(&run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("towline: (47) redirect failed: too many redirects: the limit is 1")
+            && run.stderr.contains("http://***@127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+
+    for (args, code) in [
+        (
+            vec!["http://u:SECRET@exa mple.test/?access_token=SECRET"],
+            3,
+        ),
+        (
+            vec![
+                "-x",
+                "http://pu:SECRET@proxy.test:99999",
+                "http://127.0.0.1:9/",
+            ],
+            2,
+        ),
+    ] {
+        let run = towline(&args).await;
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.is_empty(), "{args:?}");
+        no_secret(&run.stderr);
+    }
+}
+
+fn no_secret(stderr: &str) {
+    for secret in ["SECRET", "TOKEN"] {
+        assert!(!stderr.contains(secret), "{secret} in: {stderr}");
+    }
+}

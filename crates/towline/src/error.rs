@@ -8,6 +8,12 @@
 //! [`ProxyError`](crate::connect::ProxyError)) are public so that code holding a
 //! [`BoxError`] can downcast to them.
 //!
+//! An error's `Display` is its own line, without its cause's text (the Rust
+//! convention, so `anyhow` and `eyre` reports name each cause once);
+//! [`Error::report`] writes the whole chain on one line. `Display` and `Debug` show
+//! the URI through [`crate::redact`]: no userinfo, no secret query parameter;
+//! [`Error::without_uri`] drops it altogether.
+//!
 //! ```
 //! use tower::ServiceExt;
 //! use towline::body::Body;

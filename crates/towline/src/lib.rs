@@ -57,7 +57,9 @@
 //!
 //! Events never hold the value of a header, a cookie or a credential: not
 //! `Authorization`, `Proxy-Authorization`, `Cookie` or `Set-Cookie` values, nor proxy
-//! passwords. URIs are shown with the password of their userinfo replaced by `***`.
+//! passwords. URIs are shown as every error shows them, by [`redact`]: userinfo as
+//! `***` whole and the values of secret-looking query parameters (`access_token`,
+//! `X-Amz-Signature`, …; the list is the client's) as `***`.
 //!
 //! [tower]: https://docs.rs/tower
 

@@ -187,7 +187,15 @@ impl Redaction {
     fn write(&self, out: &mut dyn fmt::Write, input: &str) -> fmt::Result {
         let (authority_start, authority_end) = authority_bounds(input);
         let authority = &input[authority_start..authority_end];
-        out.write_str(&input[..authority_start])?;
+        // An `@` before the authority (text that only looked like a scheme, as in
+        // `user:pass@host:/…`) hides what precedes it too.
+        match input[..authority_start].rfind('@') {
+            Some(at) => {
+                out.write_str("***")?;
+                out.write_str(&input[at..authority_start])?;
+            }
+            None => out.write_str(&input[..authority_start])?,
+        }
         match authority.rfind('@') {
             Some(at) => {
                 out.write_str("***")?;
@@ -242,36 +250,25 @@ impl fmt::Debug for Redaction {
     }
 }
 
-/// Where the authority of `input` starts and ends: after `scheme:` and its slashes
-/// (or backslashes, which WHATWG reads as slashes), up to the first `/`, `\`, `?` or
-/// `#`. Without slashes after a scheme, or without a scheme, the text from the start
-/// is taken as the authority, so `TOKEN@host` hides `TOKEN` too.
+/// Where the authority of `input` starts and ends: after the first `:` that slashes
+/// (or backslashes, which WHATWG reads as slashes) follow before any `?` or `#`,
+/// whatever precedes it (a mistyped or control-prefixed scheme, or a path that embeds
+/// a URL, still has its userinfo hidden), or else after the leading slashes of a
+/// network-path reference (`//host/…`); up to the first `/`, `\`, `?` or `#`. A
+/// path (`/…`) has none. Anything else is taken as an authority from the
+/// start, so `TOKEN@host` and `user:pass@host` hide their userinfo too.
 fn authority_bounds(input: &str) -> (usize, usize) {
-    let scheme_end = input
-        .find(':')
-        .filter(|&i| {
-            let scheme = &input[..i];
-            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        })
-        .map(|i| i + 1);
-    let start = match scheme_end {
-        Some(i) => {
-            let after = &input[i..];
-            let slashes = after.len() - after.trim_start_matches(['/', '\\']).len();
-            if slashes > 0 { i + slashes } else { 0 }
-        }
-        None => {
-            // A reference such as `//host/path` or `/path`.
-            let slashes = input.len() - input.trim_start_matches(['/', '\\']).len();
-            if slashes == 1 {
-                // A path: no authority at all.
-                return (0, 0);
-            }
-            slashes
-        }
+    let head = &input[..input.find(['?', '#']).unwrap_or(input.len())];
+    let after_scheme = head
+        .match_indices(':')
+        .map(|(i, _)| i + 1)
+        .find(|&i| head[i..].starts_with(['/', '\\']))
+        .map(|i| head.len() - head[i..].trim_start_matches(['/', '\\']).len());
+    let leading = input.len() - input.trim_start_matches(['/', '\\']).len();
+    let start = match (after_scheme, leading) {
+        (Some(start), _) => start,
+        (None, 1) => return (0, 0),
+        (None, n) => n,
     };
     let end = input[start..]
         .find(['/', '\\', '?', '#'])
@@ -390,6 +387,18 @@ mod tests {
             ("/a@b", "/a@b"),
             ("", ""),
             ("mailto:me@example.com", "***@example.com"),
+            (
+                "%00htp://user:SECRET@proxy.test:3128",
+                "%00htp://***@proxy.test:3128",
+            ),
+            (" http://u:p@h/?x#y", " http://***@h/?x#y"),
+            ("u:SECRET@h:80//x", "***@h:80//x"),
+            (
+                "\\x\u{1}s5h://u:p@[::1]:9050",
+                "\\x\u{1}s5h://***@[::1]:9050",
+            ),
+            ("/go/http://u:p@h/x", "/go/http://***@h/x"),
+            ("u:SECRET@h:/p", "***@h:/p"),
         ] {
             assert_eq!(r.text(input), out, "{input}");
         }

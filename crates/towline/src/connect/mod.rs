@@ -998,7 +998,7 @@ impl<D: Dial> Shared<D> {
                 target: "towline::connect",
                 origin = %KeyOrigin(key),
                 route = %RouteLabel(&key.route),
-                error = %err,
+                error = %err.report(),
                 elapsed = ?started.elapsed(),
                 "opening a connection failed"
             );

@@ -232,9 +232,10 @@ impl fmt::Debug for ProxyEndpoint {
         d.field("host", &self.inner.host)
             .field("port", &self.inner.port)
             .field("tls", &self.inner.tls);
-        if let Some(c) = &self.inner.credentials {
-            d.field("username", &c.username)
-                .field("password", &"<redacted>");
+        // Userinfo is hidden whole, as everywhere (see `crate::redact`): a username
+        // alone is often the secret (an API token).
+        if self.inner.credentials.is_some() {
+            d.field("credentials", &"***");
         }
         d.finish()
     }
@@ -330,8 +331,11 @@ mod tests {
         assert!(header.is_sensitive());
         assert_eq!(header, "Basic bWU6czNjcmV0");
         let debug = format!("{:?}", Route::Tunnel(ep.clone()));
-        assert!(debug.contains("\"me\""), "{debug}");
-        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("credentials: \"***\""), "{debug}");
+        assert!(
+            !debug.contains("me\"") && !debug.contains("s3cret"),
+            "{debug}"
+        );
         assert_eq!(ep.host(), "proxy.test");
         assert_eq!(ep.to_string(), "proxy.test:8080");
         assert_eq!(ProxyEndpoint::new("[::1]", 1).to_string(), "[::1]:1");

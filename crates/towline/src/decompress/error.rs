@@ -121,14 +121,9 @@ impl fmt::Display for DecodeError {
             DecodeErrorKind::TooManyCodings => f.write_str("too many content codings")?,
             DecodeErrorKind::Other => write!(f, "{coding} decoding failed")?,
         }
-        // The cause of a corrupt stream (the inflater's message) belongs on the same
-        // line: it says where the data went wrong.
-        match (&self.source, self.kind) {
-            (Some(source), DecodeErrorKind::Corrupt | DecodeErrorKind::Other) => {
-                write!(f, " ({source})")
-            }
-            _ => Ok(()),
-        }
+        // The cause (the inflater's message) is `source()`'s: reporters that walk the
+        // chain, and `towline::Error::report`, print it once.
+        Ok(())
     }
 }
 

@@ -100,7 +100,7 @@ impl Pipeline {
                     debug!(
                         target: "towline::decompress",
                         codings = %self.codings(),
-                        error = %e,
+                        error = %crate::error::Report::new(&*e),
                         "decoding the response body failed"
                     );
                 }

@@ -503,7 +503,9 @@ async fn corrupt_data_is_an_error() {
     let err = decode_err("gzip", frames(&coded, 1)).await;
     assert_eq!(err.kind(), DecodeErrorKind::Corrupt);
     assert!(
-        err.to_string().starts_with("gzip data is corrupt ("),
+        crate::error::Report::new(&err)
+            .to_string()
+            .starts_with("gzip data is corrupt: "),
         "{err}"
     );
     // Reserved flags and a method other than deflate.

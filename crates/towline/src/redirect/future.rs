@@ -220,6 +220,7 @@ where
             location: &target.uri,
             headers: response.headers(),
             redirects: self.history.len(),
+            redaction: Redaction::of(&self.extensions),
         });
         let keep_method = match action {
             Action::Follow => true,

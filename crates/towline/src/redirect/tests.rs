@@ -1178,3 +1178,55 @@ async fn locations_are_read_as_browsers_read_them() {
         assert_eq!(seen[1].uri, expected, "{location}");
     }
 }
+
+/// What a policy, the history and the errors show of a hop holds no secret, with the
+/// request's own `Redaction` (a request extension) applied.
+#[tokio::test]
+async fn attempts_history_and_errors_show_no_secret() {
+    let shown = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&shown);
+    let policy = policy::from_fn(move |attempt: &Attempt<'_>| {
+        record.lock().expect("shown").push(format!("{attempt:?}"));
+        BrowserLike.redirect(attempt)
+    });
+    let mut request = get("http://TOKEN@a.test/1?session=SECRET&page=2");
+    request
+        .extensions_mut()
+        .insert(crate::redact::Redaction::new().with_params(["session"]));
+    let (result, seen) = run(
+        FollowRedirectLayer::with_policy(policy).max_redirects(1),
+        |req| match req.uri.path() {
+            "/1" => redirect(302, "/2?access_token=SECRET"),
+            _ => redirect(302, "http://u:SECRET@b.test/3?sig=SECRET"),
+        },
+        request,
+    )
+    .await;
+    let err = result.expect_err("two redirects, a limit of one");
+    let too_many = err.downcast_ref::<TooManyRedirects>().expect("too many");
+    let shown = shown.lock().expect("shown").clone();
+    assert_eq!(shown.len(), 2);
+    assert!(
+        shown[0].contains("uri: http://***@a.test/1?session=***&page=2"),
+        "{}",
+        shown[0]
+    );
+    for text in shown
+        .iter()
+        .cloned()
+        .chain([format!("{err:?}"), format!("{:#?}", too_many.history())])
+    {
+        assert!(
+            !text.contains("SECRET") && !text.contains("TOKEN"),
+            "{text}"
+        );
+    }
+    // The wire and the accessors keep the caller's URI.
+    assert_eq!(seen[0].uri, "http://TOKEN@a.test/1?session=SECRET&page=2");
+    assert_eq!(
+        too_many.history().hops()[1]
+            .location()
+            .map(|l| l.as_bytes()),
+        Some(&b"http://u:SECRET@b.test/3?sig=SECRET"[..])
+    );
+}

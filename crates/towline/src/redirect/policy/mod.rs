@@ -88,7 +88,8 @@ pub enum Action {
 }
 
 /// A redirect response, as shown to a [`Policy`].
-#[derive(Debug)]
+///
+/// Its `Debug` shows the URIs and headers redacted (see [`crate::redact`]).
 pub struct Attempt<'a> {
     pub(crate) status: StatusCode,
     pub(crate) method: &'a Method,
@@ -96,6 +97,23 @@ pub struct Attempt<'a> {
     pub(crate) location: &'a Uri,
     pub(crate) headers: &'a HeaderMap,
     pub(crate) redirects: usize,
+    pub(crate) redaction: &'a crate::redact::Redaction,
+}
+
+impl std::fmt::Debug for Attempt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("status", &self.status)
+            .field("method", self.method)
+            .field("uri", &self.redaction.uri(self.uri))
+            .field("location", &self.redaction.uri(self.location))
+            .field(
+                "headers",
+                &crate::redact::Headers(self.headers, self.redaction),
+            )
+            .field("redirects", &self.redirects)
+            .finish()
+    }
 }
 
 impl Attempt<'_> {
