@@ -104,6 +104,6 @@ async fn child_fetches_with_the_system_roots() {
             let body = read_body(response.into_body()).await.expect("body");
             println!("child: {status} {}", String::from_utf8_lossy(&body));
         }
-        Err(err) => panic!("child: {err}"),
+        Err(err) => panic!("child: {}", err.report()),
     }
 }

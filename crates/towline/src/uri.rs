@@ -127,6 +127,7 @@ pub fn parse(input: &str) -> Result<Uri, InvalidUrl> {
 /// Resolves `reference` against `base` as a browser resolves a link (WHATWG URL
 /// Standard, with the base's fragment kept when the reference has none, RFC 9110
 /// §10.2.2). Used for a redirect's `Location`.
+#[cfg(feature = "redirect")]
 pub(crate) fn join(base: &Uri, reference: &str) -> Result<Url, url::ParseError> {
     let base = Url::parse(&base.to_string())?;
     base.join(reference)

@@ -14,6 +14,7 @@
 //! assert!(json.try_clone().is_some());
 //! ```
 
+#[cfg(feature = "redirect")]
 pub(crate) mod drain;
 mod file;
 mod read;

@@ -82,6 +82,9 @@ pub(super) struct Session<S, B, P> {
     /// Credentials were removed, for good.
     stripped: bool,
     fragment: Option<String>,
+    /// Where the redirect being decided points, once resolved: for the event that
+    /// says why it is not followed.
+    target: Option<Uri>,
 }
 
 /// A body to send again when a redirect keeps the method.
@@ -128,6 +131,7 @@ impl<S, B, P> Session<S, B, P> {
             history: Vec::new(),
             stripped: false,
             fragment: None,
+            target: None,
         }
     }
 
@@ -213,6 +217,7 @@ where
                 ));
             }
         };
+        self.target = Some(target.uri.clone());
         let action = self.policy.redirect(&Attempt {
             status: response.status(),
             method: &self.method,
@@ -270,15 +275,26 @@ where
             Refusal::HandBack(reason) => ("not followed", reason),
             Refusal::Fail(_, reason) => ("refused", reason),
         };
-        debug!(
-            target: "towline::redirect",
-            status = response.status().as_u16(),
-            method = %self.method,
-            from = %crate::redact::Redaction::of(&self.extensions).uri(&self.uri),
-            reason = *reason,
-            "redirect {followed}"
-        );
-        let _ = (followed, reason);
+        let redaction = crate::redact::Redaction::of(&self.extensions);
+        match self.target.take() {
+            Some(to) => debug!(
+                target: "towline::redirect",
+                status = response.status().as_u16(),
+                method = %self.method,
+                from = %redaction.uri(&self.uri),
+                to = %redaction.uri(&to),
+                max_redirects = self.config.max_redirects,
+                "redirect {followed}: {reason}"
+            ),
+            None => debug!(
+                target: "towline::redirect",
+                status = response.status().as_u16(),
+                method = %self.method,
+                from = %redaction.uri(&self.uri),
+                "redirect {followed}: {reason}"
+            ),
+        }
+        let _ = (followed, reason, redaction);
         match refusal {
             Refusal::HandBack(_) => Step::Done(self.finish(response)),
             Refusal::Fail(err, _) => Step::Fail(err),
@@ -292,6 +308,7 @@ where
             keep_method,
             body,
         } = plan;
+        self.target = None;
         let (parts, response_body) = response.into_parts();
         let drain = drain::worth_draining(parts.version, &parts.headers, &response_body);
         let previous_uri = mem::replace(&mut self.uri, target.uri);
