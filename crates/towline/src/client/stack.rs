@@ -29,6 +29,21 @@ where
     response.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
+/// [`boxed`], marking a decoded body for the buffered-read cap.
+#[cfg(feature = "decompress")]
+fn boxed_decoded<B>(
+    mut response: http::Response<crate::decompress::DecompressionBody<B>>,
+) -> http::Response<InnerBody>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if let Some(coding) = response.body().decoded_coding() {
+        response.extensions_mut().insert(body::Decoded(coding));
+    }
+    boxed(response)
+}
+
 fn to_box(err: Error) -> BoxError {
     Box::new(err)
 }
@@ -38,6 +53,8 @@ pub(crate) struct Params {
     /// When the response must have arrived, and the URI to name in the error.
     pub(crate) deadline: Option<(Instant, Uri)>,
     pub(crate) read_timeout: Option<std::time::Duration>,
+    /// The cap on buffered reads of the body (`bytes`, `text`, `json`).
+    pub(crate) max_buffered: Option<u64>,
 }
 
 /// The stack with its type erased: called through `&self`, one box per request.
@@ -61,16 +78,26 @@ where
             let call = service.oneshot(request);
             let Some((deadline, uri)) = params.deadline else {
                 let response = call.await.map_err(Error::from_service)?;
-                return Ok(body::wrap(response, None, params.read_timeout));
+                return Ok(body::wrap(
+                    response,
+                    None,
+                    params.read_timeout,
+                    params.max_buffered,
+                ));
             };
             match tokio::time::timeout_at(deadline, call).await {
                 Ok(response) => {
                     let response = response.map_err(Error::from_service)?;
-                    Ok(body::wrap(response, Some(deadline), params.read_timeout))
+                    Ok(body::wrap(
+                        response,
+                        Some(deadline),
+                        params.read_timeout,
+                        params.max_buffered,
+                    ))
                 }
                 Err(_) => Err(Error::new(
                     Kind::Timeout,
-                    Some(Box::new(TimedOut::new("the request"))),
+                    Some(Box::new(TimedOut::new("the request (timeout)"))),
                 )
                 .with_uri(uri)),
             }
@@ -130,7 +157,7 @@ pub(crate) fn build<D: Dial>(connector: Connector<D>, layers: Layers) -> std::sy
     let service = match layers.decompress {
         Some(layer) => Either::Left(MapResponse::new(
             tower_layer::Layer::layer(&layer, service),
-            boxed,
+            boxed_decoded,
         )),
         None => Either::Right(MapResponse::new(service, boxed)),
     };
