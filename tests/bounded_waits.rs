@@ -280,3 +280,61 @@ async fn proxy_handshake_timeout_with_a_proxy_that_accepts_and_says_nothing() {
     }
     proxy.abort();
 }
+
+/// A request body of `pieces` pieces of 1 KiB, one every `every`.
+struct SlowUpload {
+    pieces: usize,
+    every: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for SlowUpload {
+    type Data = bytes::Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, io::Error>>> {
+        if self.pieces == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(self.sleep.as_mut().poll(cx));
+        self.pieces -= 1;
+        let next = tokio::time::Instant::now() + self.every;
+        self.sleep.as_mut().reset(next);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(
+            vec![b'u'; 1024],
+        )))))
+    }
+}
+
+#[tokio::test]
+async fn read_timeout_does_not_cut_a_slow_upload() {
+    // 5 pieces 200 ms apart: the upload takes 1 s, twice the 500 ms bound, but bytes
+    // keep moving, so the wait for the head is never idle for 500 ms.
+    let server = towline_test::TestServer::start(|_| towline_test::Reply::text("stored")).await;
+    let client = Client::builder()
+        .read_timeout(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let every = Duration::from_millis(200);
+    let body = Body::sized(
+        SlowUpload {
+            pieces: 5,
+            every,
+            sleep: Box::pin(tokio::time::sleep(every)),
+        },
+        5 * 1024,
+    );
+    let started = std::time::Instant::now();
+    let response = client
+        .post(server.url("/upload"))
+        .body(body)
+        .send()
+        .await
+        .expect("the upload kept the connection busy");
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    assert_eq!(response.text().await.expect("body"), "stored");
+    server.assert_no_panics();
+}

@@ -479,7 +479,7 @@ impl Builder {
     /// error that is [`is_timeout()`](crate::Error::is_timeout) (not
     /// [`is_connect()`](crate::Error::is_connect)), whose cause names `read_timeout`;
     /// the connection is closed. The [`Client`](crate::Client) sets it from
-    /// [`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout), which also
+    /// [`ClientBuilder::read_timeout`](crate::client::ClientBuilder::read_timeout), which also
     /// bounds each gap in the body.
     ///
     /// Default is `None`.

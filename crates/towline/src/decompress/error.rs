@@ -143,7 +143,7 @@ impl StdError for DecodeError {
 /// A decoded body grew past the layer's
 /// [`limit`](super::DecompressionLayer::limit), or past a
 /// [`Client`](crate::Client)'s
-/// [`max_response_body`](crate::ClientBuilder::max_response_body) while it was read
+/// [`max_response_body`](crate::client::ClientBuilder::max_response_body) while it was read
 /// into memory.
 ///
 /// Decoding stops as soon as the limit is passed, so no more than the limit (plus one

@@ -130,7 +130,7 @@ impl DecompressionLayer {
     /// Bodies are decoded as they stream either way, so the limit is not needed to
     /// bound memory; set it when whoever reads the body keeps all of it (a
     /// [`Client`](crate::Client) caps its buffered reads with
-    /// [`max_response_body`](crate::ClientBuilder::max_response_body) instead), or to
+    /// [`max_response_body`](crate::client::ClientBuilder::max_response_body) instead), or to
     /// bound the CPU spent on one response.
     ///
     /// Default is `None`: a legitimate download of any size decodes.

@@ -48,7 +48,7 @@
 //!   legitimate download that curl, browsers, Go and reqwest all complete; a limit
 //!   here would fail it to protect memory that streaming does not use.
 //! - **A cap on buffered reads**, in the [`Client`](crate::Client):
-//!   [`max_response_body`](crate::ClientBuilder::max_response_body) (256 MiB by
+//!   [`max_response_body`](crate::client::ClientBuilder::max_response_body) (256 MiB by
 //!   default) stops `bytes()`, `text()` and `json()` as soon as the decoded body
 //!   passes it, with an error that is [`is_decode()`](crate::Error::is_decode). That is
 //!   where a bomb would cost memory, so that is where it is stopped.
