@@ -454,3 +454,87 @@ async fn the_client_is_a_tower_service() {
     assert_eq!(paths, ["/old", "/new"]);
     server.assert_no_panics();
 }
+
+/// `max_response_body` caps `bytes()`, `text()` and `json()`, counted after decoding:
+/// a decoded body that passes it fails `is_decode()` (a `DecodedTooLarge`), a body
+/// sent as it is `is_body()` (a `LengthLimitExceeded`); at the cap exactly, and
+/// streamed through `chunk()`, the same bodies read whole.
+#[tokio::test]
+async fn max_response_body_caps_every_buffered_read_decoded_or_not() {
+    use towline::decompress::DecodedTooLarge;
+    use towline::error::LengthLimitExceeded;
+
+    const CAP: u64 = 1000;
+    let json = format!("[{}0]", "0,".repeat(600));
+    let coded = gzip(json.as_bytes());
+    assert!((coded.len() as u64) < CAP && json.len() as u64 > CAP);
+    let (plain, gzipped) = (json.clone(), coded.clone());
+    let server = TestServer::start(move |req| match req.path() {
+        "/plain" => Reply::text(plain.clone()),
+        "/exact" => Reply::text(vec![b'x'; CAP as usize]),
+        _ => Reply::text(gzipped.clone()).header("Content-Encoding", "gzip"),
+    })
+    .await;
+    let client = Client::builder()
+        .max_response_body(CAP)
+        .build()
+        .expect("client");
+    fn cause<E: std::error::Error + 'static>(err: &towline::Error) -> Option<&E> {
+        std::iter::successors(std::error::Error::source(err), |e| e.source())
+            .find_map(|e| e.downcast_ref::<E>())
+    }
+    for read in ["bytes", "text", "json"] {
+        for path in ["/gzip", "/plain"] {
+            let response = client.get(server.url(path)).send().await.expect("response");
+            let err = match read {
+                "bytes" => response.bytes().await.map(drop),
+                "text" => response.text().await.map(drop),
+                _ => response.json::<Vec<u32>>().await.map(drop),
+            }
+            .expect_err("over the cap");
+            let ctx = format!("{read}() of {path}");
+            assert!(err.uri().is_some(), "{ctx}: {err:?}");
+            if path == "/gzip" {
+                assert!(err.is_decode() && !err.is_body(), "{ctx}: {err:?}");
+                let too_large = cause::<DecodedTooLarge>(&err).expect("DecodedTooLarge");
+                assert_eq!((too_large.limit(), too_large.coding()), (CAP, "gzip"));
+            } else {
+                assert!(err.is_body() && !err.is_decode(), "{ctx}: {err:?}");
+                assert!(
+                    cause::<LengthLimitExceeded>(&err).is_some(),
+                    "{ctx}: {err:?}"
+                );
+            }
+        }
+    }
+    // At the cap exactly: read whole.
+    let exact = client
+        .get(server.url("/exact"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(exact.bytes().await.expect("at the cap").len() as u64, CAP);
+    // Streamed: no cap.
+    let mut response = client
+        .get(server.url("/gzip"))
+        .send()
+        .await
+        .expect("response");
+    let mut streamed = Vec::new();
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        streamed.extend_from_slice(&chunk);
+    }
+    assert_eq!(streamed, json.as_bytes());
+    // Lifted: read whole.
+    let client = Client::builder()
+        .max_response_body(None)
+        .build()
+        .expect("client");
+    let response = client
+        .get(server.url("/gzip"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.json::<Vec<u32>>().await.expect("json").len(), 601);
+    server.assert_no_panics();
+}

@@ -28,20 +28,24 @@ use http_body_util::BodyExt;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tower::{Layer, ServiceExt};
 use towline::body::Body;
+use towline::client::DEFAULT_MAX_RESPONSE_BODY;
 use towline::connect::Connector;
-use towline::decompress::{
-    DEFAULT_LIMIT, DecodedTooLarge, Decompression, DecompressionLayer, ZSTD_MAX_WINDOW,
-};
+use towline::decompress::{DecodedTooLarge, Decompression, DecompressionLayer, ZSTD_MAX_WINDOW};
+use towline::{Client, Error};
 use towline_test::{Reply, TestServer};
 
 mod support;
 use support::bombs::gzip_bomb;
+use support::gzip_text::{GzipText, GzipTextServer, gzip_text};
 
 #[global_allocator]
 static HEAP: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
+
+/// The `Client`'s default cap on buffered reads, used here as a layer limit.
+const BUFFERED_CAP: u64 = towline::client::DEFAULT_MAX_RESPONSE_BODY;
 
 /// The largest chunk the layer hands out.
 const MAX_CHUNK: u64 = 64 * 1024;
@@ -291,7 +295,7 @@ fn a_1_mb_gzip_of_1_gib_stops_at_the_limit_in_little_memory() {
                 assert!(bomb.len() < 1_100_000, "{} bytes", bomb.len());
                 let server = serve("gzip", bomb).await;
                 // The default limit, then one just short of the whole gibibyte.
-                for limit in [DEFAULT_LIMIT, GIB - 1] {
+                for limit in [BUFFERED_CAP, GIB - 1] {
                     let read = read_bomb(&server, "gzip", limit).await;
                     assert!(read.decoded >= limit - MAX_CHUNK);
                     assert!(read.heap < 8 * MIB, "peak heap {} bytes", read.heap);
@@ -310,7 +314,7 @@ fn a_br_bomb_of_1_gib_stops_at_the_limit_in_little_memory() {
             runtime().block_on(async {
                 let bomb = br_bomb(63);
                 let server = serve("br", bomb).await;
-                for limit in [DEFAULT_LIMIT, GIB - 1] {
+                for limit in [BUFFERED_CAP, GIB - 1] {
                     let read = read_bomb(&server, "br", limit).await;
                     // The decoder keeps the stream's window, 16 MiB here and at most.
                     assert!(read.heap < 24 * MIB, "peak heap {} bytes", read.heap);
@@ -332,7 +336,7 @@ fn a_zstd_bomb_of_1_gib_stops_at_the_limit_in_little_memory() {
                 // heap), so RSS follows the window, never the output.
                 for (window_log, rss_bound) in [(17, 32 * MIB), (26, ZSTD_MAX_WINDOW + 32 * MIB)] {
                     let server = serve("zstd", zstd_bomb(1024, window_log)).await;
-                    for limit in [DEFAULT_LIMIT, GIB - 1] {
+                    for limit in [BUFFERED_CAP, GIB - 1] {
                         let read = read_bomb(&server, "zstd", limit).await;
                         assert!(read.heap < 8 * MIB, "peak heap {} bytes", read.heap);
                         assert!(read.rss < rss_bound, "peak rss +{} bytes", read.rss);
@@ -340,5 +344,149 @@ fn a_zstd_bomb_of_1_gib_stops_at_the_limit_in_little_memory() {
                 }
             });
         },
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// The default `Client` (issue 18): no limit on a streamed body, a cap on a buffered one
+
+/// The most the process's peak RSS may grow while a bomb is read whole: the 256 MiB
+/// cap, and room for the decoder and the runtime.
+const BUFFERED_RSS_BOUND: u64 = 300 * MIB;
+
+/// Reads `/bomb` with a default `Client`'s `bytes()` or `text()`: the read must end
+/// with `is_decode()` at the default cap, the process's peak RSS growing by less than
+/// [`BUFFERED_RSS_BOUND`].
+async fn read_bomb_whole(server: &TestServer, coding: &str, text: bool) {
+    let client = Client::new();
+    let started = Instant::now();
+    let meter = Meter::start();
+    let response = client
+        .get(server.url("/bomb"))
+        .send()
+        .await
+        .expect("response");
+    let err: Error = match text {
+        true => response.text().await.map(drop),
+        false => response.bytes().await.map(drop),
+    }
+    .expect_err("a 1 GiB bomb is over the cap");
+    let (_, allocated, rss) = meter.finish();
+    let read = if text { "text()" } else { "bytes()" };
+    eprintln!(
+        "{coding} bomb, default Client, {read}: {err} after {:?}; peak rss +{:.1} MiB \
+         ({:.0} MiB allocated in all)",
+        started.elapsed(),
+        rss as f64 / MIB as f64,
+        allocated as f64 / MIB as f64,
+    );
+    assert!(err.is_decode(), "{coding} {read}: {err:?}");
+    let too_large = std::iter::successors(std::error::Error::source(&err), |e| e.source())
+        .find_map(|e| e.downcast_ref::<DecodedTooLarge>())
+        .unwrap_or_else(|| panic!("{coding} {read}: no DecodedTooLarge in {err:?}"));
+    assert_eq!(
+        (too_large.limit(), too_large.coding()),
+        (DEFAULT_MAX_RESPONSE_BODY, coding)
+    );
+    assert!(
+        rss < BUFFERED_RSS_BOUND,
+        "{coding} {read}: peak rss grew by {rss} bytes"
+    );
+}
+
+#[test]
+fn the_default_client_stops_three_bombs_read_whole_with_is_decode() {
+    in_own_process(
+        "the_default_client_stops_three_bombs_read_whole_with_is_decode",
+        || {
+            runtime().block_on(async {
+                let gzip = serve("gzip", gzip_bomb(1024)).await;
+                let br = serve("br", br_bomb(63)).await;
+                let zstd = serve("zstd", zstd_bomb(1024, 17)).await;
+                for text in [false, true] {
+                    read_bomb_whole(&gzip, "gzip", text).await;
+                    read_bomb_whole(&br, "br", text).await;
+                    read_bomb_whole(&zstd, "zstd", text).await;
+                }
+            });
+        },
+    );
+}
+
+/// The size of the legitimate download: 1 GiB decoded, about 256 MiB on the wire.
+/// `TOWLINE_BIG_GZIP_MIB` sizes it down (or up).
+fn big_gzip_mib() -> usize {
+    std::env::var("TOWLINE_BIG_GZIP_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024)
+}
+
+/// Downloads the gzip text with a default `Client`, through `chunk()` or the body
+/// stream, checking every byte; peak RSS must stay small whatever the size.
+async fn download_gzip_text(through_chunk: bool) {
+    let body = std::sync::Arc::new(gzip_text(big_gzip_mib()));
+    let server = GzipTextServer::start(std::sync::Arc::clone(&body)).await;
+    let ratio = body.decoded_len() as f64 / body.coded_len() as f64;
+    assert!((2.5..8.0).contains(&ratio), "ratio {ratio:.1}:1");
+    let client = Client::new();
+    let started = Instant::now();
+    let meter = Meter::start();
+    let mut response = client
+        .get(server.url("/big.log"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("content-encoding").is_none());
+    let mut decoded = 0u64;
+    let mut check = |chunk: &[u8], body: &GzipText| {
+        assert!(body.matches(decoded, chunk), "wrong bytes at {decoded}");
+        decoded += chunk.len() as u64;
+    };
+    if through_chunk {
+        while let Some(chunk) = response.chunk().await.expect("a chunk") {
+            check(&chunk, &body);
+        }
+    } else {
+        let mut stream = std::pin::pin!(response.into_inner().into_body());
+        while let Some(frame) = stream.frame().await {
+            if let Ok(data) = frame.expect("a frame").into_data() {
+                check(&data, &body);
+            }
+        }
+    }
+    let (_, _, rss) = meter.finish();
+    let way = if through_chunk {
+        "chunk()"
+    } else {
+        "the body stream"
+    };
+    eprintln!(
+        "{} MiB of gzip text ({:.1}:1, {} MiB coded), default Client, {way}: {:?}; \
+         peak rss +{:.1} MiB",
+        decoded / MIB,
+        ratio,
+        body.coded_len() / MIB,
+        started.elapsed(),
+        rss as f64 / MIB as f64,
+    );
+    assert_eq!(decoded, body.decoded_len());
+    assert!(rss < 64 * MIB, "peak rss grew by {rss} bytes");
+}
+
+#[test]
+fn the_default_client_downloads_1_gib_of_gzip_text_through_chunk() {
+    in_own_process(
+        "the_default_client_downloads_1_gib_of_gzip_text_through_chunk",
+        || runtime().block_on(download_gzip_text(true)),
+    );
+}
+
+#[test]
+fn the_default_client_downloads_1_gib_of_gzip_text_through_the_body_stream() {
+    in_own_process(
+        "the_default_client_downloads_1_gib_of_gzip_text_through_the_body_stream",
+        || runtime().block_on(download_gzip_text(false)),
     );
 }

@@ -509,7 +509,7 @@ async fn no_proxy_and_a_route_set_by_the_caller_win() {
 }
 
 #[tokio::test]
-async fn the_connect_timeout_covers_the_proxy_handshake() {
+async fn the_proxy_handshake_timeout_bounds_a_silent_proxy() {
     // A proxy that accepts connections and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -522,7 +522,7 @@ async fn the_connect_timeout_covers_the_proxy_handshake() {
         }
     });
     let connector = Connector::builder()
-        .connect_timeout(std::time::Duration::from_millis(300))
+        .proxy_handshake_timeout(std::time::Duration::from_millis(300))
         .build();
     for route in [
         Route::Tunnel(ProxyEndpoint::new("127.0.0.1", port)),
@@ -541,7 +541,10 @@ async fn the_connect_timeout_covers_the_proxy_handshake() {
             .oneshot(request)
             .await
             .expect_err("timeout");
-        assert!(err.is_connect() && err.is_timeout(), "{err}");
+        assert!(
+            err.is_connect() && err.is_timeout() && err.is_proxy(),
+            "{err}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
     hold.abort();

@@ -1919,24 +1919,32 @@ async fn a_body_decoding_to_exactly_the_limit_passes_and_one_byte_more_fails() {
     assert_too_large(&err, LIMIT, "one byte over");
 }
 
-/// `Client::new()` stops a bomb at its documented default, 256 MiB.
+/// `Client::new()` streams a 300 MiB gzip body whole (a legitimate download), and
+/// stops the same body read with `bytes()` at its documented buffered cap, 256 MiB.
 #[tokio::test]
-async fn the_default_client_stops_a_bomb_at_256_mib() {
+async fn the_default_client_streams_a_bomb_and_caps_it_in_memory_at_256_mib() {
     const DEFAULT: u64 = 256 << 20;
-    assert_eq!(towline::decompress::DEFAULT_LIMIT, DEFAULT);
+    assert_eq!(towline::client::DEFAULT_MAX_RESPONSE_BODY, DEFAULT);
     let server = bomb_server("gzip", gzip_zeros(300, b"")).await;
     let client = Client::new();
-    let mut response = send("default limit", client.get(server.url("/bomb")))
+    let mut response = send("streamed", client.get(server.url("/bomb")))
         .await
         .expect("response");
     let mut handed_out = 0u64;
-    let err = loop {
-        match bounded("default limit", response.chunk()).await {
-            Ok(Some(chunk)) => handed_out += chunk.len() as u64,
-            Ok(None) => panic!("300 MiB decoded whole"),
-            Err(err) => break err,
-        }
-    };
+    while let Some(chunk) = bounded("streamed", response.chunk())
+        .await
+        .expect("a streamed body has no limit")
+    {
+        assert!(chunk.iter().all(|&b| b == 0));
+        handed_out += chunk.len() as u64;
+    }
+    assert_eq!(handed_out, 300 << 20);
+
+    let response = send("buffered", client.get(server.url("/bomb")))
+        .await
+        .expect("response");
+    let err = bounded("buffered", response.bytes())
+        .await
+        .expect_err("300 MiB is over the buffered cap");
     assert_too_large(&err, DEFAULT, "Client::new()");
-    assert!(handed_out <= DEFAULT, "{handed_out}");
 }

@@ -5,4 +5,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod bombs;
+pub mod gzip_text;
 pub mod nginx;

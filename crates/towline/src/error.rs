@@ -450,17 +450,35 @@ impl StdError for Message {}
 #[derive(Debug)]
 pub struct TimedOut {
     what: &'static str,
+    after: Option<std::time::Duration>,
 }
 
 impl TimedOut {
     pub(crate) fn new(what: &'static str) -> TimedOut {
-        TimedOut { what }
+        TimedOut { what, after: None }
+    }
+
+    /// `what` (naming the bound's setting) ran past `limit`.
+    pub(crate) fn after(what: &'static str, limit: std::time::Duration) -> TimedOut {
+        TimedOut {
+            what,
+            after: Some(limit),
+        }
+    }
+
+    /// The bound that was passed, when the error came from one with a fixed length.
+    pub fn limit(&self) -> Option<std::time::Duration> {
+        self.after
     }
 }
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} timed out", self.what)
+        write!(f, "{} timed out", self.what)?;
+        match self.after {
+            Some(limit) => write!(f, " after {limit:?}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -35,18 +35,37 @@ pub struct ResponseBody {
     deadline: Option<Pin<Box<Sleep>>>,
     idle: Option<(Duration, Pin<Box<Sleep>>)>,
     done: bool,
+    /// The cap on reading the whole body into memory, and whether it is decoded.
+    buffered: BufferedCap,
 }
 
+/// The limit [`Response::bytes`](super::Response::bytes), `text` and `json` apply.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct BufferedCap {
+    pub(super) limit: Option<u64>,
+    /// The coding whose output the body is (the last one undone), when decoded.
+    pub(super) decoded: Option<&'static str>,
+}
+
+/// A response extension from the stack: the body is decoded, last from this coding.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Decoded(pub(super) &'static str);
+
 pub(super) fn wrap(
-    response: http::Response<InnerBody>,
+    mut response: http::Response<InnerBody>,
     deadline: Option<Instant>,
     read_timeout: Option<Duration>,
     redaction: Redaction,
+    max_buffered: Option<u64>,
 ) -> http::Response<ResponseBody> {
     let uri = response
         .extensions()
         .get::<crate::connect::EffectiveUri>()
         .map(|effective| effective.0.clone());
+    let buffered = BufferedCap {
+        limit: max_buffered,
+        decoded: response.extensions_mut().remove::<Decoded>().map(|d| d.0),
+    };
     response.map(|inner| {
         let done = inner.is_end_stream();
         ResponseBody {
@@ -60,6 +79,7 @@ pub(super) fn wrap(
                 .filter(|_| !done)
                 .map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             done,
+            buffered,
         }
     })
 }
@@ -77,7 +97,12 @@ impl ResponseBody {
             deadline: None,
             idle: None,
             done: true,
+            buffered: BufferedCap::default(),
         }
+    }
+
+    pub(super) fn buffered_cap(&self) -> BufferedCap {
+        self.buffered
     }
 }
 
@@ -90,12 +115,9 @@ impl Default for ResponseBody {
 
 impl ResponseBody {
     /// Ends the body with a timeout error for `what`, naming the response's URI.
-    fn timed_out(&mut self, what: &'static str) -> Error {
+    fn timed_out(&mut self, timed_out: TimedOut) -> Error {
         self.done = true;
-        self.named(Error::new(
-            Kind::Timeout,
-            Some(Box::new(TimedOut::new(what))),
-        ))
+        self.named(Error::new(Kind::Timeout, Some(Box::new(timed_out))))
     }
 
     /// `err` naming the response's URI, unless it names one already.
@@ -126,7 +148,8 @@ impl Body for ResponseBody {
         let now = (this.deadline.is_some() || this.idle.is_some()).then(Instant::now);
         if let (Some(now), Some(deadline)) = (now, &this.deadline) {
             if now >= deadline.deadline() {
-                return Poll::Ready(Some(Err(this.timed_out("the request"))));
+                let timed_out = TimedOut::new("the request (timeout)");
+                return Poll::Ready(Some(Err(this.timed_out(timed_out))));
             }
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
@@ -151,13 +174,16 @@ impl Body for ResponseBody {
             .as_mut()
             .is_some_and(|d| d.as_mut().poll(cx).is_ready())
         {
-            Some("the request")
-        } else if this
+            Some(TimedOut::new("the request (timeout)"))
+        } else if let Some(after) = this
             .idle
             .as_mut()
-            .is_some_and(|(_, s)| s.as_mut().poll(cx).is_ready())
+            .and_then(|(after, s)| s.as_mut().poll(cx).is_ready().then_some(*after))
         {
-            Some("reading the body (no data within the read timeout)")
+            Some(TimedOut::after(
+                "waiting for body data (read_timeout)",
+                after,
+            ))
         } else {
             None
         };

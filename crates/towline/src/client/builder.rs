@@ -9,6 +9,14 @@ use super::{Client, Shared, stack};
 use crate::connect::{self, Connector};
 use crate::error::Error;
 
+/// The default [`ClientBuilder::max_response_body`]: 256 MiB.
+///
+/// Large enough for any JSON or HTML document we know of, and for most files read
+/// whole; small enough that a decompression bomb read with `bytes()` stops before it
+/// holds more than that (the memory a reader of an untrusted server should expect to
+/// spend). Larger bodies are meant to be streamed.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 256 * 1024 * 1024;
+
 /// Which redirects a [`Client`] follows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -56,6 +64,7 @@ pub struct ClientBuilder {
     default_headers: HeaderMap,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    max_response_body: Option<u64>,
     retry: bool,
     redirect: RedirectPolicy,
     max_redirects: usize,
@@ -79,6 +88,7 @@ impl fmt::Debug for ClientBuilder {
             .field("default_headers", &self.default_headers)
             .field("timeout", &self.timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("max_response_body", &self.max_response_body)
             .field("retry", &self.retry)
             .field("redirect", &self.redirect)
             .field("max_redirects", &self.max_redirects)
@@ -106,6 +116,7 @@ impl ClientBuilder {
             default_headers,
             timeout: None,
             read_timeout: None,
+            max_response_body: Some(DEFAULT_MAX_RESPONSE_BODY),
             retry: true,
             redirect: RedirectPolicy::Strict,
             max_redirects: 20,
@@ -159,11 +170,36 @@ impl ClientBuilder {
         self.connector(|c| c.max_connections_per_host(n))
     }
 
-    /// How long opening a connection may take; `None` waits as long as the dialer.
+    /// How long resolving and dialing a host may take, every address tried (happy
+    /// eyeballs) together; `None` waits as long as the dialer. Its error is
+    /// [`is_connect()`](Error::is_connect) and [`is_timeout()`](Error::is_timeout).
+    /// See [`connect::Builder::connect_timeout`].
+    ///
     /// Default is 30 seconds.
     pub fn connect_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
         let timeout = timeout.into();
         self.connector(|c| c.connect_timeout(timeout))
+    }
+
+    /// How long each TLS handshake (with the origin, or an `https://` proxy) may take;
+    /// `None` waits as long as the server. Its error is
+    /// [`is_connect()`](Error::is_connect) and [`is_timeout()`](Error::is_timeout).
+    ///
+    /// Default is 10 seconds.
+    pub fn tls_handshake_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout = timeout.into();
+        self.connector(|c| c.tls_handshake_timeout(timeout))
+    }
+
+    /// How long the handshake with a proxy (`CONNECT`, or SOCKS5) may take once it is
+    /// dialed; `None` waits as long as the proxy. Its error is
+    /// [`is_connect()`](Error::is_connect), [`is_proxy()`](Error::is_proxy) and
+    /// [`is_timeout()`](Error::is_timeout).
+    ///
+    /// Default is 10 seconds.
+    pub fn proxy_handshake_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
+        let timeout = timeout.into();
+        self.connector(|c| c.proxy_handshake_timeout(timeout))
     }
 
     /// How long a whole request may take, from sending it to the end of its response
@@ -176,11 +212,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How long a response body may go without producing data; `None` sets no limit.
+    /// How long a response may go without the server sending anything: the wait for
+    /// the response head once the request is on a connection (every byte written or
+    /// read starts it again, so a slow upload is not cut), and then each gap between
+    /// chunks of the body. `None` sets no limit. Its error is
+    /// [`is_timeout()`](Error::is_timeout); the connection is closed.
     ///
     /// Default is `None`.
     pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.read_timeout = timeout.into();
+        let timeout = self.read_timeout;
+        self.connector(|c| c.read_timeout(timeout))
+    }
+
+    /// The most bytes a body read into memory may have: it caps
+    /// [`Response::bytes`](super::Response::bytes), [`text`](super::Response::text) and
+    /// `json`, counted after decoding. A body that passes it fails as soon as it does,
+    /// before the bytes past it are stored: with an error that is
+    /// [`is_decode()`](Error::is_decode) (its cause a
+    /// [`DecodedTooLarge`](crate::decompress::DecodedTooLarge)) when the body was
+    /// decoded, since that is how a decompression bomb ends, and otherwise
+    /// [`is_body()`](Error::is_body) (its cause a
+    /// [`LengthLimitExceeded`](crate::error::LengthLimitExceeded)). `None` sets no cap.
+    ///
+    /// Streamed reads ([`Response::chunk`](super::Response::chunk), the body as an
+    /// `http_body::Body`) are not capped: they hold one chunk at a time, however large
+    /// the body. [`Response::bytes_limited`](super::Response::bytes_limited) sets
+    /// another cap for one read.
+    ///
+    /// Default is [256 MiB](DEFAULT_MAX_RESPONSE_BODY).
+    pub fn max_response_body(mut self, bytes: impl Into<Option<u64>>) -> Self {
+        self.max_response_body = bytes.into();
         self
     }
 
@@ -362,10 +424,14 @@ impl ClientBuilder {
         self
     }
 
-    /// The most bytes a body may decode to; `None` sets no limit (a decompression bomb
-    /// can then fill memory).
+    /// The most bytes a body may decode to, however it is read (streamed too); `None`
+    /// sets no limit. Buffered reads are capped by
+    /// [`max_response_body`](Self::max_response_body) either way, so a decompression
+    /// bomb read with `bytes()` stops there; this limit is for callers who stream
+    /// bodies to somewhere bounded and want decoding itself to stop.
     ///
-    /// Default is 256 MiB.
+    /// Default is `None`: a streamed body costs no memory, and a legitimate large
+    /// download served with a `Content-Encoding` must not fail.
     pub fn decoded_limit(mut self, limit: impl Into<Option<u64>>) -> Self {
         self.decompress.limit = limit.into();
         self
@@ -545,6 +611,7 @@ impl ClientBuilder {
                 default_headers: self.default_headers,
                 timeout: self.timeout,
                 read_timeout: self.read_timeout,
+                max_response_body: self.max_response_body,
                 #[cfg(feature = "cookies")]
                 jar,
                 redaction: self.redaction,
@@ -625,7 +692,7 @@ impl Default for Codecs {
             br: true,
             #[cfg(feature = "zstd")]
             zstd: true,
-            limit: Some(256 * 1024 * 1024),
+            limit: None,
             #[cfg(feature = "decompress")]
             configure: None,
         }

@@ -16,6 +16,39 @@
 //! [`RetryStale`](crate::retry::RetryStale) → [`Connector`].
 //! It is boxed once, here; the layers themselves never box.
 //!
+//! # Defaults
+//!
+//! Every default of [`Client::new()`] (and of [`ClientBuilder::new()`]), in one place.
+//! Every wait but the whole request's has a bound, as in Go's `DefaultTransport`; no
+//! limit fails a legitimate response that is streamed.
+//!
+//! | what | default | set with |
+//! | --- | --- | --- |
+//! | whole request, sending to the end of the body | none | [`timeout`](ClientBuilder::timeout), [`RequestBuilder::timeout`] |
+//! | resolving and dialing, every address together | 30 s | [`connect_timeout`](ClientBuilder::connect_timeout) |
+//! | each TLS handshake (origin, `https://` proxy) | 10 s | [`tls_handshake_timeout`](ClientBuilder::tls_handshake_timeout) |
+//! | proxy handshake (`CONNECT`, SOCKS5) | 10 s | [`proxy_handshake_timeout`](ClientBuilder::proxy_handshake_timeout) |
+//! | silence while waiting for the response head, and between body chunks | none | [`read_timeout`](ClientBuilder::read_timeout) |
+//! | body read into memory (`bytes`, `text`, `json`), after decoding | 256 MiB | [`max_response_body`](ClientBuilder::max_response_body) |
+//! | streamed body (`chunk`, the body as an `http_body::Body`), decoded or not | no limit | [`decoded_limit`](ClientBuilder::decoded_limit) (decoded bodies) |
+//! | response head | hyper's: about 400 KiB, 100 fields | [`connector`](ClientBuilder::connector) |
+//! | idle connections kept per host | 32 | [`max_idle_per_host`](ClientBuilder::max_idle_per_host) |
+//! | how long an idle connection is kept | 90 s | [`pool_idle_timeout`](ClientBuilder::pool_idle_timeout) |
+//! | connections per host | no limit | [`max_connections_per_host`](ClientBuilder::max_connections_per_host) |
+//! | connection reuse | on | [`persistent`](ClientBuilder::persistent) |
+//! | retry on a stale pooled connection | once, when safe | [`retry_stale`](ClientBuilder::retry_stale) |
+//! | redirects | [`Strict`](RedirectPolicy::Strict), at most 20, https → http followed without credentials | [`redirect`](ClientBuilder::redirect), [`max_redirects`](ClientBuilder::max_redirects), [`https_downgrade`](ClientBuilder::https_downgrade) |
+//! | decompression | on: gzip, deflate (and br, zstd with their features), up to 3 stacked codings | [`decompression`](ClientBuilder::decompression), [`gzip`](ClientBuilder::gzip), [`deflate`](ClientBuilder::deflate), `br`, `zstd`, `decompression_with` |
+//! | cookies | on, a new in-memory jar per client | [`cookies`](ClientBuilder::cookies), [`cookie_jar`](ClientBuilder::cookie_jar) |
+//! | proxy | none; the environment is read only when asked | [`proxy`](ClientBuilder::proxy), [`proxy_from_env`](ClientBuilder::proxy_from_env) |
+//! | TLS | verification on, bundled web PKI roots, ALPN `h2` and `http/1.1` | [`tls`](ClientBuilder::tls), [`tls_config`](ClientBuilder::tls_config) |
+//! | headers | `User-Agent: towline/<version>` | [`user_agent`](ClientBuilder::user_agent), [`default_headers`](ClientBuilder::default_headers) |
+//!
+//! Timeouts fail with an error whose [`is_timeout()`](Error::is_timeout) is true; those
+//! of the connect, TLS and proxy phases are also [`is_connect()`](Error::is_connect),
+//! and the [`TimedOut`](crate::error::TimedOut) in the `source()` chain names the
+//! setting that fired.
+//!
 //! # Example
 //!
 //! ```
@@ -90,7 +123,7 @@ use crate::redact::Redaction;
 use crate::uri::IntoUri;
 
 pub use body::ResponseBody;
-pub use builder::{ClientBuilder, RedirectPolicy};
+pub use builder::{ClientBuilder, DEFAULT_MAX_RESPONSE_BODY, RedirectPolicy};
 pub use request::RequestBuilder;
 pub use response::Response;
 
@@ -111,6 +144,7 @@ struct Shared {
     default_headers: HeaderMap,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    max_response_body: Option<u64>,
     #[cfg(feature = "cookies")]
     jar: Option<crate::cookie::Jar>,
     /// How output shows URIs; travels with each request when not the default.
@@ -256,6 +290,7 @@ impl Client {
             deadline: timeout.map(|t| (tokio::time::Instant::now() + t, request.uri().clone())),
             read_timeout: self.shared.read_timeout,
             redaction,
+            max_buffered: self.shared.max_response_body,
         };
         let inner = self.stack.call(request, params);
         ResponseFuture { inner }

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use super::ResponseBody;
 use crate::body::{read_body, read_body_limited};
 use crate::connect::{ConnectionInfo, EffectiveUri};
-use crate::error::{Error, Kind, Message};
+use crate::error::{Error, Kind, LengthLimitExceeded, Message};
 
 /// A response: an `http::Response` (it derefs to one) with reading helpers.
 pub struct Response {
@@ -109,9 +109,37 @@ impl Response {
         jar.iter().collect()
     }
 
-    /// Reads the whole body.
+    /// Reads the whole body, up to the client's
+    /// [`max_response_body`](super::ClientBuilder::max_response_body) (256 MiB by
+    /// default), counted after decoding. Past it, the read fails with an error that is
+    /// [`is_decode()`](Error::is_decode) for a decoded body and
+    /// [`is_body()`](Error::is_body) otherwise.
     pub async fn bytes(self) -> Result<Bytes, Error> {
-        read_body(self.inner.into_body()).await
+        let cap = self.inner.body().buffered_cap();
+        let Some(limit) = cap.limit else {
+            return read_body(self.inner.into_body()).await;
+        };
+        let uri = self.effective_uri().clone();
+        let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+        match read_body_limited(self.inner.into_body(), limit_usize).await {
+            Err(err) if is_over_limit(&err) => {
+                let err = match cap.decoded {
+                    #[cfg(feature = "decompress")]
+                    Some(coding) => Error::new(
+                        Kind::Decode,
+                        Some(Box::new(crate::decompress::DecodedTooLarge::new(
+                            limit, coding,
+                        ))),
+                    ),
+                    _ => err,
+                };
+                Err(match err.uri() {
+                    None if uri.scheme().is_some() => err.with_uri(uri),
+                    _ => err,
+                })
+            }
+            other => other,
+        }
     }
 
     /// Reads the whole body, failing once it passes `limit` bytes.
@@ -171,6 +199,11 @@ impl Response {
             }
         }
     }
+}
+
+/// Whether `err` is `read_body_limited`'s own: the body passed the limit.
+fn is_over_limit(err: &Error) -> bool {
+    std::error::Error::source(err).is_some_and(|s| s.is::<LengthLimitExceeded>())
 }
 
 /// The `charset` parameter of a `Content-Type` value.

@@ -29,6 +29,21 @@ where
     response.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
+/// [`boxed`], marking a decoded body for the buffered-read cap.
+#[cfg(feature = "decompress")]
+fn boxed_decoded<B>(
+    mut response: http::Response<crate::decompress::DecompressionBody<B>>,
+) -> http::Response<InnerBody>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if let Some(coding) = response.body().decoded_coding() {
+        response.extensions_mut().insert(body::Decoded(coding));
+    }
+    boxed(response)
+}
+
 fn to_box(err: Error) -> BoxError {
     Box::new(err)
 }
@@ -40,6 +55,8 @@ pub(crate) struct Params {
     pub(crate) read_timeout: Option<std::time::Duration>,
     /// How errors show the request's URI.
     pub(crate) redaction: crate::redact::Redaction,
+    /// The cap on buffered reads of the body (`bytes`, `text`, `json`).
+    pub(crate) max_buffered: Option<u64>,
 }
 
 /// The stack with its type erased: called through `&self`, one box per request.
@@ -64,12 +81,19 @@ where
                 deadline,
                 read_timeout,
                 redaction,
+                max_buffered,
             } = params;
             let call = service.oneshot(request);
             let failed = |e: BoxError| Error::from_service(e).with_redaction(&redaction);
             let Some((deadline, uri)) = deadline else {
                 let response = call.await.map_err(failed)?;
-                return Ok(body::wrap(response, None, read_timeout, redaction));
+                return Ok(body::wrap(
+                    response,
+                    None,
+                    read_timeout,
+                    redaction,
+                    max_buffered,
+                ));
             };
             match tokio::time::timeout_at(deadline, call).await {
                 Ok(response) => {
@@ -79,11 +103,12 @@ where
                         Some(deadline),
                         read_timeout,
                         redaction,
+                        max_buffered,
                     ))
                 }
                 Err(_) => Err(Error::new(
                     Kind::Timeout,
-                    Some(Box::new(TimedOut::new("the request"))),
+                    Some(Box::new(TimedOut::new("the request (timeout)"))),
                 )
                 .with_uri(uri)
                 .with_redaction(&redaction)),
@@ -144,7 +169,7 @@ pub(crate) fn build<D: Dial>(connector: Connector<D>, layers: Layers) -> std::sy
     let service = match layers.decompress {
         Some(layer) => Either::Left(MapResponse::new(
             tower_layer::Layer::layer(&layer, service),
-            boxed,
+            boxed_decoded,
         )),
         None => Either::Right(MapResponse::new(service, boxed)),
     };

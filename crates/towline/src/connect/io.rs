@@ -7,13 +7,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::time::Duration;
 
-/// Bytes read from and written to one connection since it opened.
-#[derive(Debug, Default)]
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+/// Bytes read from and written to one connection since it opened, and when it last
+/// moved any (what the connector's `read_timeout` measures a wait for a head from).
+#[derive(Debug)]
 pub(crate) struct Counters {
     read: AtomicU64,
     written: AtomicU64,
+    /// Nanoseconds from `opened` to the last read or write that moved a byte.
+    active: AtomicU64,
+    opened: Instant,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            active: AtomicU64::new(0),
+            opened: Instant::now(),
+        }
+    }
 }
 
 impl Counters {
@@ -22,6 +40,18 @@ impl Counters {
             self.read.load(Ordering::Relaxed),
             self.written.load(Ordering::Relaxed),
         )
+    }
+
+    /// When a byte last moved on the connection (its opening if none has).
+    pub(crate) fn last_active(&self) -> Instant {
+        self.opened + Duration::from_nanos(self.active.load(Ordering::Relaxed))
+    }
+
+    fn moved(&self, counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+        let since = Instant::now().saturating_duration_since(self.opened);
+        let nanos = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
+        self.active.fetch_max(nanos, Ordering::Relaxed);
     }
 }
 
@@ -46,7 +76,8 @@ impl<I: AsyncRead + Unpin> AsyncRead for Counted<I> {
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if n > 0 {
-            self.counters.read.fetch_add(n as u64, Ordering::Relaxed);
+            let counters = &*self.counters;
+            counters.moved(&counters.read, n);
         }
         polled
     }
@@ -60,7 +91,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Counted<I> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
-            self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+            let counters = &*self.counters;
+            counters.moved(&counters.written, n);
         }
         polled
     }
@@ -72,7 +104,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Counted<I> {
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = polled {
-            self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+            let counters = &*self.counters;
+            counters.moved(&counters.written, n);
         }
         polled
     }

@@ -137,6 +137,59 @@ use pool::{Checkout, Conn, Handoff, Key, Pool, Slot, Tx};
 use proxy_error::ErrorKind as ProxyErrorKind;
 use send::{Outgoing, RequestBodyError};
 
+/// The default [`connect_timeout`](Builder::connect_timeout): 30 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`tls_handshake_timeout`](Builder::tls_handshake_timeout): 10 seconds.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default [`proxy_handshake_timeout`](Builder::proxy_handshake_timeout): 10 seconds.
+pub const DEFAULT_PROXY_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `future` within `limit`, if there is one; `timed_out` makes the error.
+async fn within<F, T>(
+    limit: Option<Duration>,
+    future: F,
+    timed_out: impl FnOnce(Duration) -> Error,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, future)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(limit))),
+        None => future.await,
+    }
+}
+
+/// Waits for `head` (hyper's future of a response head) until `limit` passes without a
+/// byte moving on the connection, counting from now at the earliest; `None` then.
+async fn head_within<F: Future>(
+    head: F,
+    counters: &io::Counters,
+    limit: Option<Duration>,
+) -> Option<F::Output> {
+    let Some(limit) = limit else {
+        return Some(head.await);
+    };
+    let dispatched = tokio::time::Instant::now();
+    let mut head = std::pin::pin!(head);
+    loop {
+        let deadline = counters.last_active().max(dispatched) + limit;
+        if let Ok(out) = tokio::time::timeout_at(deadline, head.as_mut()).await {
+            return Some(out);
+        }
+        // Bytes moved while the timer ran: wait `limit` from the last of them.
+        if counters.last_active().max(dispatched) + limit <= tokio::time::Instant::now() {
+            return None;
+        }
+    }
+}
+
+/// The error of a connect or TLS handshake bound: `is_connect()` and `is_timeout()`.
+fn connect_timed_out(what: &'static str, limit: Duration) -> Error {
+    Error::new(Kind::Connect, Some(Box::new(TimedOut::after(what, limit))))
+}
+
 /// What is known about one connection, shared by its requests.
 pub(crate) struct Meta {
     pub(crate) id: u64,
@@ -196,6 +249,9 @@ struct Shared<D> {
     dialer: D,
     pool: Pool,
     connect_timeout: Option<Duration>,
+    tls_handshake_timeout: Option<Duration>,
+    proxy_handshake_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     http1: hyper::client::conn::http1::Builder,
     head_limits: limits::HeadLimits,
     record_request_heads: bool,
@@ -218,6 +274,12 @@ impl<D> fmt::Debug for Connector<D> {
         f.debug_struct("Connector")
             .field("pool", self.shared.pool.config())
             .field("connect_timeout", &self.shared.connect_timeout)
+            .field("tls_handshake_timeout", &self.shared.tls_handshake_timeout)
+            .field(
+                "proxy_handshake_timeout",
+                &self.shared.proxy_handshake_timeout,
+            )
+            .field("read_timeout", &self.shared.read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -261,6 +323,9 @@ pub struct Builder {
     max_header_size: usize,
     max_headers: usize,
     record_request_heads: bool,
+    tls_handshake_timeout: Option<Duration>,
+    proxy_handshake_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
     h2c: bool,
@@ -271,6 +336,9 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("pool", &self.pool)
             .field("connect_timeout", &self.connect_timeout)
+            .field("tls_handshake_timeout", &self.tls_handshake_timeout)
+            .field("proxy_handshake_timeout", &self.proxy_handshake_timeout)
+            .field("read_timeout", &self.read_timeout)
             .field("max_header_size", &self.max_header_size)
             .field("max_headers", &self.max_headers)
             .field("record_request_heads", &self.record_request_heads)
@@ -295,7 +363,10 @@ impl Builder {
                 idle_timeout: Some(Duration::from_secs(90)),
                 max_connections_per_host: None,
             },
-            connect_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            tls_handshake_timeout: Some(DEFAULT_TLS_HANDSHAKE_TIMEOUT),
+            proxy_handshake_timeout: Some(DEFAULT_PROXY_HANDSHAKE_TIMEOUT),
+            read_timeout: None,
             max_header_size: limits::DEFAULT_MAX_HEADER_SIZE,
             max_headers: limits::DEFAULT_MAX_HEADERS,
             record_request_heads: false,
@@ -367,14 +438,60 @@ impl Builder {
         self
     }
 
-    /// How long opening a new connection may take: resolution, dialing, a proxy's
-    /// handshake, TLS and the HTTP/2 handshake; `None` waits as long as they do.
-    /// Failing it is an error that is both [`is_connect()`](crate::Error::is_connect) and
-    /// [`is_timeout()`](crate::Error::is_timeout).
+    /// How long resolving the host and dialing it may take, every address the dialer
+    /// tries (happy eyeballs) together; `None` waits as long as the dialer does. The
+    /// proxy and TLS handshakes that follow have bounds of their own
+    /// ([`proxy_handshake_timeout`](Builder::proxy_handshake_timeout),
+    /// [`tls_handshake_timeout`](Builder::tls_handshake_timeout)). Failing it is an
+    /// error that is both [`is_connect()`](crate::Error::is_connect) and
+    /// [`is_timeout()`](crate::Error::is_timeout), whose cause names `connect_timeout`.
     ///
-    /// Default is 30 seconds.
+    /// Default is [30 seconds](DEFAULT_CONNECT_TIMEOUT), as Go's `DefaultTransport`.
     pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Builder {
         self.connect_timeout = timeout.into();
+        self
+    }
+
+    /// How long each TLS handshake may take: with the origin, and with an `https://`
+    /// proxy; `None` waits as long as the peer does. Failing it is an error that is
+    /// both [`is_connect()`](crate::Error::is_connect) and
+    /// [`is_timeout()`](crate::Error::is_timeout), whose cause names
+    /// `tls_handshake_timeout`.
+    ///
+    /// Default is [10 seconds](DEFAULT_TLS_HANDSHAKE_TIMEOUT), as Go's
+    /// `DefaultTransport`.
+    pub fn tls_handshake_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Builder {
+        self.tls_handshake_timeout = timeout.into();
+        self
+    }
+
+    /// How long the handshake with a proxy may take once it is dialed: the `CONNECT`
+    /// exchange of a tunnel, or the SOCKS5 greeting, authentication and connect
+    /// request (with the local resolution of `socks5://`); `None` waits as long as the
+    /// proxy does. Failing it is an error that is [`is_connect()`](crate::Error::is_connect),
+    /// [`is_proxy()`](crate::Error::is_proxy) and [`is_timeout()`](crate::Error::is_timeout),
+    /// whose cause names `proxy_handshake_timeout`.
+    ///
+    /// Default is [10 seconds](DEFAULT_PROXY_HANDSHAKE_TIMEOUT).
+    pub fn proxy_handshake_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Builder {
+        self.proxy_handshake_timeout = timeout.into();
+        self
+    }
+
+    /// How long the wait for a response head may go without the connection moving a
+    /// byte, once the request is handed to it; `None` waits as long as the server
+    /// does. Every byte written (the request body uploading) or read (the head
+    /// arriving) starts the wait again, so a slow upload is not cut. On an HTTP/2
+    /// connection, bytes of other requests sharing it count too. Failing it is an
+    /// error that is [`is_timeout()`](crate::Error::is_timeout) (not
+    /// [`is_connect()`](crate::Error::is_connect)), whose cause names `read_timeout`;
+    /// the connection is closed. The [`Client`](crate::Client) sets it from
+    /// [`ClientBuilder::read_timeout`](crate::client::ClientBuilder::read_timeout), which also
+    /// bounds each gap in the body.
+    ///
+    /// Default is `None`.
+    pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Builder {
+        self.read_timeout = timeout.into();
         self
     }
 
@@ -431,6 +548,9 @@ impl Builder {
                 dialer,
                 pool: Pool::new(self.pool),
                 connect_timeout: self.connect_timeout,
+                tls_handshake_timeout: self.tls_handshake_timeout,
+                proxy_handshake_timeout: self.proxy_handshake_timeout,
+                read_timeout: self.read_timeout,
                 http1,
                 head_limits,
                 record_request_heads: self.record_request_heads,
@@ -812,8 +932,9 @@ impl<D: Dial> Shared<D> {
             let target = wire.uri().to_string();
             RequestHead::new(wire.method().clone(), target, wire.headers().clone())
         });
+        let limit = self.read_timeout;
         let sent = match pooled.conn_mut().map(|c| &mut c.tx) {
-            Some(Tx::H1(tx)) => tx.try_send_request(wire).await,
+            Some(Tx::H1(tx)) => head_within(tx.try_send_request(wire), &meta.counters, limit).await,
             #[cfg(feature = "http2")]
             Some(Tx::H2(tx)) => {
                 // HTTP/2 carries the target in pseudo-headers: the absolute URI
@@ -833,7 +954,7 @@ impl<D: Dial> Shared<D> {
                 if connection_added {
                     wire.headers_mut().remove(CONNECTION);
                 }
-                tx.try_send_request(wire).await
+                head_within(tx.try_send_request(wire), &meta.counters, limit).await
             }
             None => {
                 return Err(Error::new(
@@ -841,6 +962,18 @@ impl<D: Dial> Shared<D> {
                     Some(Box::new(Message("connection lost"))),
                 ));
             }
+        };
+        let Some(sent) = sent else {
+            // The exchange is abandoned: dropping it closes an HTTP/1.1 connection.
+            drop(pooled);
+            debug!(
+                target: "towline::connect",
+                id = meta.id,
+                "no response head within the read timeout"
+            );
+            let limit = limit.unwrap_or_default();
+            let timed_out = TimedOut::after("waiting for the response head (read_timeout)", limit);
+            return Err(Error::new(Kind::Timeout, Some(Box::new(timed_out))));
         };
         let response = match sent {
             Ok(response) => response,
@@ -939,10 +1072,16 @@ impl<D: Dial> Shared<D> {
             std::future::poll_fn(|cx| dialer.poll_ready(cx))
                 .await
                 .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
-            let io = dialer
-                .dial(dial_target(key))
-                .await
-                .map_err(|e| dial_failed(key, e.into()))?;
+            let dialing = async {
+                dialer
+                    .dial(dial_target(key))
+                    .await
+                    .map_err(|e| dial_failed(key, e.into()))
+            };
+            let io = within(self.connect_timeout, dialing, |limit| {
+                connect_timed_out("connecting (connect_timeout)", limit)
+            })
+            .await?;
             let connected = io.connected();
             debug!(
                 target: "towline::connect",
@@ -981,17 +1120,7 @@ impl<D: Dial> Shared<D> {
             });
             Ok((Tx::H1(tx), meta, task))
         };
-        let opened = match self.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, connecting)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        Kind::Connect,
-                        Some(Box::new(TimedOut::new("connecting"))),
-                    ))
-                }),
-            None => connecting.await,
-        };
+        let opened = connecting.await;
         #[cfg(feature = "tracing")]
         if let Err(err) = &opened {
             debug!(
@@ -1049,9 +1178,15 @@ impl<D: Dial> Shared<D> {
             Route::Tunnel(endpoint) => {
                 let mut io = self.secure_proxy(key, endpoint, io).await?;
                 let origin = origin(key);
-                tunnel::connect(&mut io, endpoint, origin.host(), origin.port())
-                    .await
-                    .map_err(handshake_failed)?;
+                let handshake = async {
+                    tunnel::connect(&mut io, endpoint, origin.host(), origin.port())
+                        .await
+                        .map_err(handshake_failed)
+                };
+                within(self.proxy_handshake_timeout, handshake, |limit| {
+                    proxy_timed_out(endpoint, &origin, limit)
+                })
+                .await?;
                 Ok(io)
             }
             Route::Socks5 {
@@ -1060,15 +1195,21 @@ impl<D: Dial> Shared<D> {
             } => {
                 let mut io = io;
                 let origin = origin(key);
-                let target = socks::target(origin.host(), origin.port(), *remote_dns)
-                    .await
-                    .map_err(|e| {
-                        let err = DialError::resolve(&origin, e);
-                        Error::new(Kind::Connect, Some(Box::new(err)))
-                    })?;
-                socks::connect(&mut io, endpoint, target)
-                    .await
-                    .map_err(handshake_failed)?;
+                let handshake = async {
+                    let target = socks::target(origin.host(), origin.port(), *remote_dns)
+                        .await
+                        .map_err(|e| {
+                            let err = DialError::resolve(&origin, e);
+                            Error::new(Kind::Connect, Some(Box::new(err)))
+                        })?;
+                    socks::connect(&mut io, endpoint, target)
+                        .await
+                        .map_err(handshake_failed)
+                };
+                within(self.proxy_handshake_timeout, handshake, |limit| {
+                    proxy_timed_out(endpoint, &origin, limit)
+                })
+                .await?;
                 Ok(io::MaybeTls::Plain(io))
             }
         }
@@ -1089,7 +1230,14 @@ impl<D: Dial> Shared<D> {
                 only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
                 config = Arc::new(only_h1);
             }
-            let stream = tls_handshake(config, endpoint.host(), io).await?;
+            let handshake = tls_handshake(config, endpoint.host(), io);
+            let stream = within(self.tls_handshake_timeout, handshake, |limit| {
+                connect_timed_out(
+                    "the TLS handshake with the proxy (tls_handshake_timeout)",
+                    limit,
+                )
+            })
+            .await?;
             trace!(
                 target: "towline::connect",
                 proxy = %endpoint,
@@ -1122,7 +1270,12 @@ impl<D: Dial> Shared<D> {
         };
         #[cfg(feature = "tls")]
         if let Some(tls) = &key.tls {
-            let stream = tls_handshake(tls.0.clone(), origin(key).host(), io).await?;
+            let origin = origin(key);
+            let handshake = tls_handshake(tls.0.clone(), origin.host(), io);
+            let stream = within(self.tls_handshake_timeout, handshake, |limit| {
+                connect_timed_out("the TLS handshake (tls_handshake_timeout)", limit)
+            })
+            .await?;
             let (_, session) = stream.get_ref();
             meta.alpn = session.alpn_protocol().map(Bytes::copy_from_slice);
             meta.tls_version = session.protocol_version();
@@ -1131,7 +1284,7 @@ impl<D: Dial> Shared<D> {
                 .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect());
             debug!(
                 target: "towline::connect",
-                server_name = origin(key).host(),
+                server_name = origin.host(),
                 tls_version = meta.tls_version.map(tracing::field::debug),
                 alpn = meta.alpn.as_deref().and_then(|p| std::str::from_utf8(p).ok()),
                 "TLS established"
@@ -1162,6 +1315,13 @@ where
             Some(err) => crate::tls::tls_error(crate::tls::TlsError::handshake(host, err.clone())),
             None => Error::new(Kind::Connect, Some(Box::new(e))),
         })
+}
+
+/// The error of the proxy handshake bound: `is_connect()`, `is_proxy()`, `is_timeout()`.
+fn proxy_timed_out(endpoint: &ProxyEndpoint, origin: impl fmt::Display, limit: Duration) -> Error {
+    let timed_out = TimedOut::after("the proxy handshake (proxy_handshake_timeout)", limit);
+    let err = ProxyError::new(endpoint, origin, ProxyErrorKind::TimedOut).with_source(timed_out);
+    Error::new(Kind::Connect, Some(Box::new(err)))
 }
 
 /// The error for a failed dial: a proxy that cannot be reached says so.

@@ -36,6 +36,9 @@ pub(crate) enum ErrorKind {
     Protocol(&'static str),
     /// Reading from or writing to the proxy failed during the handshake.
     Io,
+    /// The handshake did not finish within the connector's
+    /// `proxy_handshake_timeout`; the `TimedOut` is the source.
+    TimedOut,
     /// The SOCKS5 proxy accepts none of the authentication methods offered.
     SocksNoMethod { credentials_offered: bool },
     /// The SOCKS5 proxy rejected the username and password.
@@ -153,6 +156,10 @@ impl fmt::Display for ProxyError {
             }
             ErrorKind::Protocol(what) => write!(f, "the proxy {proxy} {what}")?,
             ErrorKind::Io => write!(f, "the handshake with the proxy {proxy} failed")?,
+            ErrorKind::TimedOut => write!(
+                f,
+                "the handshake with the proxy {proxy} for {target} did not finish within proxy_handshake_timeout"
+            )?,
             ErrorKind::SocksNoMethod {
                 credentials_offered: false,
             } => write!(

@@ -50,6 +50,14 @@ impl<B> DecompressionBody<B> {
         matches!(self.state, State::Decoding(_))
     }
 
+    /// The coding whose output this body is (the last one undone), when decoding.
+    pub(crate) fn decoded_coding(&self) -> Option<&'static str> {
+        match &self.state {
+            State::Decoding(pipeline) => pipeline.output_coding(),
+            _ => None,
+        }
+    }
+
     /// The body as the inner service returned it.
     pub fn get_ref(&self) -> &B {
         &self.inner

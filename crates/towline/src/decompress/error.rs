@@ -136,7 +136,10 @@ impl StdError for DecodeError {
 }
 
 /// A decoded body grew past the layer's
-/// [`limit`](super::DecompressionLayer::limit).
+/// [`limit`](super::DecompressionLayer::limit), or past a
+/// [`Client`](crate::Client)'s
+/// [`max_response_body`](crate::client::ClientBuilder::max_response_body) while it was read
+/// into memory.
 ///
 /// Decoding stops as soon as the limit is passed, so no more than the limit (plus one
 /// buffer) is ever produced. The facade's [`towline::Error`](crate::Error) reports it

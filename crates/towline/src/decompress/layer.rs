@@ -8,9 +8,6 @@ use tower_layer::Layer;
 use super::Decompression;
 use super::codec::{Codings, Custom, Decoder};
 
-/// The default [`limit`](DecompressionLayer::limit) on a decoded body: 256 MiB.
-pub const DEFAULT_LIMIT: u64 = 256 * 1024 * 1024;
-
 /// The default [`max_codings`](DecompressionLayer::max_codings): 3.
 pub const DEFAULT_MAX_CODINGS: usize = 3;
 
@@ -58,7 +55,7 @@ impl Default for Config {
             accept: codings.accept_encoding(),
             settings: Settings {
                 codings,
-                limit: Some(DEFAULT_LIMIT),
+                limit: None,
                 max_codings: DEFAULT_MAX_CODINGS,
             },
         }
@@ -73,8 +70,8 @@ impl Config {
 
 impl DecompressionLayer {
     /// A layer with every default: gzip, deflate, br and zstd (as their features
-    /// allow), a limit of [256 MiB](DEFAULT_LIMIT), up to [3](DEFAULT_MAX_CODINGS)
-    /// stacked codings.
+    /// allow), no limit on a streamed body (see the [module docs](super) for why), up
+    /// to [3](DEFAULT_MAX_CODINGS) stacked codings.
     pub fn new() -> DecompressionLayer {
         DecompressionLayer {
             config: Config::default(),
@@ -129,12 +126,14 @@ impl DecompressionLayer {
     ///
     /// Decoding fails with [`DecodedTooLarge`](super::DecodedTooLarge) as soon as the
     /// output passes the limit, so a small compressed body cannot make the client
-    /// produce gigabytes. With stacked codings the limit applies to each stage's
-    /// output. Bodies are decoded as they stream either way; the limit guards whoever
-    /// collects the body in memory, and the CPU. Raise it (or lift it) for large
-    /// downloads served with a `Content-Encoding`.
+    /// produce more. With stacked codings the limit applies to each stage's output.
+    /// Bodies are decoded as they stream either way, so the limit is not needed to
+    /// bound memory; set it when whoever reads the body keeps all of it (a
+    /// [`Client`](crate::Client) caps its buffered reads with
+    /// [`max_response_body`](crate::client::ClientBuilder::max_response_body) instead), or to
+    /// bound the CPU spent on one response.
     ///
-    /// Default is [256 MiB](DEFAULT_LIMIT), more than any API response we know of.
+    /// Default is `None`: a legitimate download of any size decodes.
     pub fn limit(mut self, limit: impl Into<Option<u64>>) -> Self {
         self.config.settings.limit = limit.into();
         self

@@ -26,12 +26,41 @@
 //!   untouched, headers included.
 //! - **Errors.** Coded data that is corrupt, truncated (in a header, the data or a
 //!   trailer), fails its checksum or length check, or has bytes after its end fails
-//!   the body with a [`DecodeError`] — never a silently short body. A body that would
-//!   decode to more than the [`limit`](DecompressionLayer::limit) (256 MiB by default)
-//!   fails with [`DecodedTooLarge`] as soon as it passes it, so a small compressed
-//!   bomb cannot exhaust memory. [`read_body`](crate::body::read_body) reports both as
-//!   a [`towline::Error`](crate::Error) whose [`is_decode()`](crate::Error::is_decode)
+//!   the body with a [`DecodeError`] — never a silently short body. With a
+//!   [`limit`](DecompressionLayer::limit) set, a body that would decode to more fails
+//!   with [`DecodedTooLarge`] as soon as it passes it.
+//!   [`read_body`](crate::body::read_body) reports both as a
+//!   [`towline::Error`](crate::Error) whose [`is_decode()`](crate::Error::is_decode)
 //!   is true. Errors of the inner service and of the inner body pass through unchanged.
+//!
+//! # Bombs, and large downloads
+//!
+//! A decompression bomb is a small coded body that decodes to far more: 1 MB of gzip
+//! to 1 GiB of zeros, a few hundred bytes of brotli or zstd to the same. It hurts only
+//! whoever keeps what it decodes to. The layer itself never does: it decodes as the
+//! body is read, into one reused buffer of at most 64 KiB per coding (plus the
+//! coding's window: 32 KiB for gzip and deflate, at most 16 MiB for br and
+//! [`ZSTD_MAX_WINDOW`] for zstd), so a streamed body of any size costs the same
+//! memory, and a reader that stops stops the decoding. Hence the defaults:
+//!
+//! - **No limit on a streamed body** ([`limit`](DecompressionLayer::limit) is `None`).
+//!   A 300 MiB log, dataset or backup served with `Content-Encoding: gzip` is a
+//!   legitimate download that curl, browsers, Go and reqwest all complete; a limit
+//!   here would fail it to protect memory that streaming does not use.
+//! - **A cap on buffered reads**, in the [`Client`](crate::Client):
+//!   [`max_response_body`](crate::client::ClientBuilder::max_response_body) (256 MiB by
+//!   default) stops `bytes()`, `text()` and `json()` as soon as the decoded body
+//!   passes it, with an error that is [`is_decode()`](crate::Error::is_decode). That is
+//!   where a bomb would cost memory, so that is where it is stopped.
+//! - **No ratio guard.** A guard that fails a body decoding at more than, say,
+//!   1000:1 over a large amount was considered and left out. It would protect
+//!   nothing the two points above leave open: the memory is bounded already, and the
+//!   CPU a bomb costs is the reader's to spend, at the reader's pace, exactly as for a
+//!   large uncompressed body. And it would fail legitimate data: deflate's best ratio
+//!   is about 1030:1, reached by long runs of zeros, which is what a sparse disk
+//!   image, a zero-filled database file or a core dump is; brotli and zstd go far
+//!   beyond. A reader that writes a decoded body somewhere bounded (a disk quota) sets
+//!   [`limit`](DecompressionLayer::limit), or counts the bytes it writes.
 //!
 //! # Example
 //!
@@ -166,7 +195,7 @@ pub use body::DecompressionBody;
 pub use codec::{Decoder, Progress};
 pub use error::{DecodeError, DecodeErrorKind, DecodedTooLarge};
 pub use future::ResponseFuture;
-pub use layer::{DEFAULT_LIMIT, DEFAULT_MAX_CODINGS, DecompressionLayer};
+pub use layer::{DEFAULT_MAX_CODINGS, DecompressionLayer};
 
 /// The largest window a `zstd` frame may ask for: 64 MiB. A frame that needs more fails
 /// to decode with a [`DecodeError`] of kind [`Other`](DecodeErrorKind::Other) before

@@ -117,6 +117,11 @@ impl Pipeline {
         self.done
     }
 
+    /// The coding whose decoder produces the body: the last stage's.
+    pub(crate) fn output_coding(&self) -> Option<&'static str> {
+        self.stages.last().map(|s| s.coding)
+    }
+
     /// The codings, in the order `Content-Encoding` lists them, for events.
     #[cfg(feature = "tracing")]
     pub(crate) fn codings(&self) -> Codings<'_> {

@@ -1111,6 +1111,29 @@ mod br {
         assert!(sizes.iter().all(|&s| s <= MAX_CHUNK));
     }
 
+    /// Found by `decode_stacked` (issue 18): a meta-block whose copy runs past its
+    /// declared length (RFC 7932 section 9.3: "the stream should be rejected"). The
+    /// reference decoder rejects it however it is cut; brotli-decompressor 5 rejected
+    /// it only when its ring buffer happened to be written while the overrun was
+    /// pending, so it decoded to 26 bytes in one frame and failed in 2-byte frames.
+    /// Version 6 checks the length at the end of every meta-block.
+    #[tokio::test]
+    async fn a_meta_block_overrun_is_corrupt_in_frames_of_every_size() {
+        let coded = [
+            0x00, 0x00, 0x00, 0x22, 0x64, 0x65, 0x66, 0x6c, 0x61, 0x74, 0x65, 0x7a, 0x69, 0x0a,
+            0x00, 0x7b, 0x7b, 0x2e, 0x74, 0x78,
+        ];
+        // The empty member of `br ,` is no coding at all: the same result either way.
+        for encoding in ["br ,", "br", ", br", "br, identity"] {
+            for frame in 1..=coded.len() {
+                let err = decode_err(encoding, frames(&coded, frame)).await;
+                assert_eq!(err.kind(), DecodeErrorKind::Corrupt, "{encoding:?} {frame}");
+                assert_eq!(err.coding(), "br");
+                assert!(err.to_string().contains("BLOCK_LENGTH"), "{err}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn br_stacks_with_gzip() {
         let data = text(50_000);
