@@ -46,6 +46,13 @@ pub(super) struct BufferedCap {
 
 /// A response extension from the stack: the body is decoded, last from this coding.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(feature = "decompress"),
+    allow(
+        dead_code,
+        reason = "only the decompression layer's bodies are decoded"
+    )
+)]
 pub(super) struct Decoded(pub(super) &'static str);
 
 pub(super) fn wrap(
@@ -168,17 +175,11 @@ impl Body for ResponseBody {
             .is_some_and(|d| d.as_mut().poll(cx).is_ready())
         {
             Some(TimedOut::new("the request (timeout)"))
-        } else if let Some(after) = this
-            .idle
-            .as_mut()
-            .and_then(|(after, s)| s.as_mut().poll(cx).is_ready().then_some(*after))
-        {
-            Some(TimedOut::after(
-                "waiting for body data (read_timeout)",
-                after,
-            ))
         } else {
-            None
+            this.idle
+                .as_mut()
+                .and_then(|(after, s)| s.as_mut().poll(cx).is_ready().then_some(*after))
+                .map(|after| TimedOut::after("waiting for body data (read_timeout)", after))
         };
         match expired {
             Some(what) => Poll::Ready(Some(Err(this.timed_out(what)))),
