@@ -68,9 +68,25 @@ fn authority(uri: &Uri) -> (String, u16) {
 }
 
 /// Whether a `Location` is a reference without scheme or authority.
+/// Whether `location` is a path-, query- or fragment-relative reference, read as the
+/// URL Standard reads it: C0 controls and spaces trimmed from both ends, tabs and
+/// newlines removed anywhere, `\` taken as `/` (http and https are special schemes).
+/// So `\t/\t/host` and `/\host` are scheme-relative and may leave the origin.
 fn is_relative(location: &[u8]) -> bool {
-    let l = location.trim_ascii();
-    l.is_empty() || (l[0] == b'/' && !l.starts_with(b"//")) || l[0] == b'?' || l[0] == b'#'
+    let start = location
+        .iter()
+        .position(|&b| b > b' ')
+        .unwrap_or(location.len());
+    let end = location
+        .iter()
+        .rposition(|&b| b > b' ')
+        .map_or(start, |i| i + 1);
+    let l: Vec<u8> = location[start..end]
+        .iter()
+        .filter(|&&b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .map(|&b| if b == b'\\' { b'/' } else { b })
+        .collect();
+    l.is_empty() || (l[0] == b'/' && l.get(1) != Some(&b'/')) || l[0] == b'?' || l[0] == b'#'
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
