@@ -68,21 +68,25 @@ fn authority(uri: &Uri) -> (String, u16) {
     (host, port)
 }
 
-/// Whether a `Location` is a reference without scheme or authority, as the WHATWG URL
-/// Standard reads it against an http(s) base: C0 controls and spaces around it and tabs
-/// and newlines inside it are ignored, and `\\` is a `/`.
+/// Whether `location` is a path-, query- or fragment-relative reference, read as the
+/// URL Standard reads it: C0 controls and spaces trimmed from both ends, tabs and
+/// newlines removed anywhere, `\` taken as `/` (http and https are special schemes).
+/// So `\t/\t/host` and `/\host` are scheme-relative and may leave the origin.
 fn is_relative(location: &[u8]) -> bool {
-    let l: Vec<u8> = location
-        .trim_ascii()
+    let start = location
         .iter()
-        .copied()
-        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .position(|&b| b > b' ')
+        .unwrap_or(location.len());
+    let end = location
+        .iter()
+        .rposition(|&b| b > b' ')
+        .map_or(start, |i| i + 1);
+    let l: Vec<u8> = location[start..end]
+        .iter()
+        .filter(|&&b| !matches!(b, b'\t' | b'\n' | b'\r'))
+        .map(|&b| if b == b'\\' { b'/' } else { b })
         .collect();
-    let slash = |b: u8| b == b'/' || b == b'\\';
-    l.is_empty()
-        || (slash(l[0]) && !l.get(1).copied().is_some_and(slash))
-        || l[0] == b'?'
-        || l[0] == b'#'
+    l.is_empty() || (l[0] == b'/' && l.get(1) != Some(&b'/')) || l[0] == b'?' || l[0] == b'#'
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

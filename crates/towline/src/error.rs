@@ -454,6 +454,10 @@ pub struct TimedOut {
 }
 
 impl TimedOut {
+    #[cfg_attr(
+        not(feature = "client"),
+        allow(dead_code, reason = "only the client's deadlines have no fixed length")
+    )]
     pub(crate) fn new(what: &'static str) -> TimedOut {
         TimedOut { what, after: None }
     }

@@ -49,6 +49,13 @@ pub(super) struct BufferedCap {
 
 /// A response extension from the stack: the body is decoded, last from this coding.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(
+    not(feature = "decompress"),
+    allow(
+        dead_code,
+        reason = "only the decompression layer's bodies are decoded"
+    )
+)]
 pub(super) struct Decoded(pub(super) &'static str);
 
 pub(super) fn wrap(

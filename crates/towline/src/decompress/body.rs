@@ -51,6 +51,7 @@ impl<B> DecompressionBody<B> {
     }
 
     /// The coding whose output this body is (the last one undone), when decoding.
+    #[cfg(feature = "client")]
     pub(crate) fn decoded_coding(&self) -> Option<&'static str> {
         match &self.state {
             State::Decoding(pipeline) => pipeline.output_coding(),

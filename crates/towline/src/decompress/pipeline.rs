@@ -118,6 +118,7 @@ impl Pipeline {
     }
 
     /// The coding whose decoder produces the body: the last stage's.
+    #[cfg(feature = "client")]
     pub(crate) fn output_coding(&self) -> Option<&'static str> {
         self.stages.last().map(|s| s.coding)
     }

@@ -137,6 +137,12 @@ impl ProxyServer {
             host.to_owned()
         } else {
             match url::Host::parse(host) {
+                // The URL Standard allows more in a domain (`,`, `!`, `$`, ...) than
+                // DNS names a proxy can be reached by; `a,b` is a list given where
+                // one proxy was expected.
+                Ok(url::Host::Domain(name)) if !is_dns_name(&name) => {
+                    return fail("the host has characters a host name cannot have");
+                }
                 Ok(url::Host::Domain(name)) => name,
                 Ok(url::Host::Ipv4(ip)) => ip.to_string(),
                 Ok(url::Host::Ipv6(ip)) => ip.to_string(),
@@ -288,3 +294,10 @@ impl fmt::Display for ProxyConfigError {
 }
 
 impl StdError for ProxyConfigError {}
+
+/// Whether `name` (an A-label host from the URL parser) is made of what DNS names
+/// hold: ASCII letters, digits, `-`, `_` and `.`.
+fn is_dns_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}

@@ -292,6 +292,11 @@ fn bad_proxy_uris_are_typed_errors_without_the_password() {
         ("http://[zz::1]:80", "IPv6"),
         ("http://p test", "characters"),
         ("http://p<.test", "characters"),
+        // Found by the proxy_uri fuzz target (issue 18): the URL Standard takes `,`
+        // (and `!`, `$`, ...) in a domain, DNS does not; `a,b` is a list.
+        ("http://proxy.tes803,128", "characters"),
+        ("http://me:s3cret@p1.test,p2.test", "characters"),
+        ("socks5h://p!.test", "characters"),
         ("http://1.2.3.999", "IPv4"),
         ("http://me:s3cret@\u{FFFD}.test", "internationalized"),
         ("http://me:s3cret%zz@p.test", "percent-encoded"),
