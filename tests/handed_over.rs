@@ -100,7 +100,8 @@ async fn assert_refused(server: &TestServer, pem: &str, cause: &str, what: &str)
             .await
             .expect_err(&format!("{what}, {how}: refused"));
         assert!(err.is_tls(), "{what}, {how}: {err:?}");
-        assert!(err.to_string().contains(cause), "{what}, {how}: {err}");
+        let report = err.report().to_string();
+        assert!(report.contains(cause), "{what}, {how}: {report}");
     }
     assert_eq!(server.request_count(), 0, "{what}: a request got through");
 }

@@ -58,14 +58,14 @@ impl Verbose {
                 "* Maximum ({}) redirects followed",
                 too_many.limit()
             ));
-            line(format_args!("* {err}"));
+            line(format_args!("* {}", err.report()));
             return;
         }
         let never_sent = err.is_connect() || err.is_tls() || err.is_resolve() || err.is_proxy();
         if !never_sent && !err.is_invalid_request() {
             request_head(sent.method, uri, sent.version, Some(sent.headers));
         }
-        line(format_args!("* {err}"));
+        line(format_args!("* {}", err.report()));
     }
 
     /// `* text`.

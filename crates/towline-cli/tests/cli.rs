@@ -824,7 +824,7 @@ async fn an_idn_url_goes_out_in_a_labels_and_verbose_shows_them() {
         Some("xn--bcher-kva.example")
     );
     assert!(
-        run.stderr.contains("> Host: xn--bcher-kva.example"),
+        run.stderr.contains("> host: xn--bcher-kva.example"),
         "{}",
         run.stderr
     );
