@@ -1118,7 +1118,7 @@ impl<D: Dial> Shared<D> {
             let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
                 let _ = conn.await;
             });
-            Ok((Tx::H1(tx), meta, task))
+            Ok::<_, Error>((Tx::H1(tx), meta, task))
         };
         let opened = connecting.await;
         #[cfg(feature = "tracing")]

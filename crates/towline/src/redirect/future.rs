@@ -277,15 +277,18 @@ where
         };
         let redaction = crate::redact::Redaction::of(&self.extensions);
         match self.target.take() {
-            Some(to) => debug!(
-                target: "towline::redirect",
-                status = response.status().as_u16(),
-                method = %self.method,
-                from = %redaction.uri(&self.uri),
-                to = %redaction.uri(&to),
-                max_redirects = self.config.max_redirects,
-                "redirect {followed}: {reason}"
-            ),
+            Some(to) => {
+                debug!(
+                    target: "towline::redirect",
+                    status = response.status().as_u16(),
+                    method = %self.method,
+                    from = %redaction.uri(&self.uri),
+                    to = %redaction.uri(&to),
+                    max_redirects = self.config.max_redirects,
+                    "redirect {followed}: {reason}"
+                );
+                let _ = to;
+            }
             None => debug!(
                 target: "towline::redirect",
                 status = response.status().as_u16(),
