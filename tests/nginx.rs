@@ -141,6 +141,7 @@ async fn nginx_certificate_for_another_name_is_refused() {
 /// for HTTP/1.1) pass through the `Client` with the defaults, over HTTP/2 and
 /// HTTP/1.1; a configured limit below them fails naming the limit.
 #[tokio::test]
+#[ignore = "needs nginx: ./.ci/test runs it"]
 async fn nginx_large_response_heads_pass_over_http2_and_http11() {
     let value = "v".repeat(4000);
     let five: String = (0..5)
