@@ -265,7 +265,7 @@ pub struct ProxyConfigError {
 impl ProxyConfigError {
     fn new(input: &str, reason: &'static str) -> ProxyConfigError {
         ProxyConfigError {
-            input: crate::redact::Redaction::new().text(input),
+            input: redact_setting(input),
             variable: None,
             reason,
         }
@@ -280,6 +280,20 @@ impl ProxyConfigError {
     /// [`ProxyLayer::from_env`](super::ProxyLayer::from_env).
     pub fn variable(&self) -> Option<&'static str> {
         self.variable
+    }
+}
+
+/// A proxy setting as an error quotes it. It is free text, not always a URL (a
+/// mistyped scheme, a `?` before `://`), so everything before its last `@` after the
+/// scheme is hidden whatever its shape; the rest goes through the usual redaction.
+fn redact_setting(input: &str) -> String {
+    match input.rfind('@') {
+        Some(at) => {
+            let start = input[..at].find("://").map_or(0, |i| i + 3);
+            let rest = crate::redact::Redaction::new().text(&input[at + 1..]);
+            format!("{}***@{rest}", &input[..start])
+        }
+        None => crate::redact::Redaction::new().text(input),
     }
 }
 

@@ -301,6 +301,9 @@ fn bad_proxy_uris_are_typed_errors_without_the_password() {
         ("http://me:s3cret@\u{FFFD}.test", "internationalized"),
         ("http://me:s3cret%zz@p.test", "percent-encoded"),
         ("http://me:s3cret@p.test:99999", "port"),
+        // Free text that only looks like a URL: what precedes the `@` stays hidden.
+        ("h\u{0}?p://user:s3cret@`roxy.tes:t:15", "scheme"),
+        ("user:s3cret@p.test?token=x", "no path"),
     ] {
         let err = ProxyServer::parse(input).expect_err(input);
         let text = err.to_string();
