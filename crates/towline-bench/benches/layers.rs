@@ -208,7 +208,17 @@ fn url_edge(c: &mut Criterion) {
     group.bench_function("towline::uri::parse(&str)", |b| {
         b.iter(|| towline::uri::parse(black_box(URI)).expect("a valid URL"))
     });
+    // Peers measured in the same run: what the shortcut and the standard cost alone.
+    group.bench_function("peer: http::Uri from &str", |b| {
+        b.iter(|| black_box(URI).parse::<http::Uri>().expect("a valid URI"))
+    });
+    group.bench_function("peer: url::Url::parse", |b| {
+        b.iter(|| towline::Url::parse(black_box(URI)).expect("a valid URL"))
+    });
     let uri: http::Uri = URI.parse().expect("uri");
+    group.bench_function("peer: http::Uri clone", |b| {
+        b.iter(|| black_box(uri.clone()))
+    });
     group.bench_function("IntoUri for http::Uri", |b| {
         use towline::IntoUri;
         b.iter(|| black_box(uri.clone()).into_uri().expect("a valid URI"))
