@@ -8,10 +8,8 @@
 mod support;
 
 use std::io::Read;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use support::{BigServer, TempDir, big_byte, towline_bin};
+use support::{BigServer, TempDir, big_byte};
 
 /// The most resident memory the child may reach.
 const PEAK_LIMIT_KIB: u64 = 64 * 1024;
@@ -25,40 +23,11 @@ async fn download(len: u64) {
     let server = BigServer::start(len).await;
     let dir = TempDir::new("big");
     let file = dir.path().join("big.bin");
-    let start = Instant::now();
-    let mut child = tokio::process::Command::new(towline_bin())
-        .arg("-o")
-        .arg(&file)
-        .arg(server.url("/big"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn towline");
-    let pid = child.id().expect("pid");
-    let deadline = start + Duration::from_secs(600);
-    let mut peak_kib = 0;
-    let status = loop {
-        if let Some(kib) = vm_hwm_kib(pid) {
-            peak_kib = peak_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the download ran over 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let elapsed = start.elapsed();
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        use tokio::io::AsyncReadExt;
-        let _ = err.read_to_string(&mut stderr).await;
-    }
-    assert_eq!(status.code(), Some(0), "towline failed: {stderr}");
+    let url = server.url("/big");
+    let (run, peak_kib) =
+        support::towline_watching_memory(&["-o".as_ref(), file.as_os_str(), url.as_ref()]).await;
+    run.assert_code(0);
+    let elapsed = run.elapsed;
     let mib = len >> 20;
     eprintln!(
         "{mib} MiB to a file in {elapsed:.1?} ({:.0} MiB/s); peak RSS {} KiB",
@@ -72,13 +41,6 @@ async fn download(len: u64) {
     );
     assert_eq!(std::fs::metadata(&file).expect("output").len(), len);
     verify(&file, len);
-}
-
-/// The peak resident set size of a running process (`VmHWM`), in KiB.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Checks every byte of the file against the server's pattern, a period at a time.

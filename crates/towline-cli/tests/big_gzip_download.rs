@@ -11,12 +11,10 @@ mod support;
 mod gzip_text;
 
 use std::io::Read;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use gzip_text::{GzipTextServer, gzip_text};
-use support::{TempDir, towline_bin};
+use support::TempDir;
 
 /// The most resident memory the child may reach.
 const PEAK_LIMIT_KIB: u64 = 64 * 1024;
@@ -31,41 +29,16 @@ async fn a_1_gib_gzip_download_to_a_file_decodes_whole_in_flat_memory() {
     let server = GzipTextServer::start(Arc::clone(&body)).await;
     let dir = TempDir::new("big-gzip");
     let file = dir.path().join("big.log");
-    let start = Instant::now();
-    let mut child = tokio::process::Command::new(towline_bin())
-        .arg("--compressed")
-        .arg("-o")
-        .arg(&file)
-        .arg(server.url("/big.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn towline");
-    let pid = child.id().expect("pid");
-    let deadline = start + Duration::from_secs(600);
-    let mut peak_kib = 0;
-    let status = loop {
-        if let Some(kib) = vm_hwm_kib(pid) {
-            peak_kib = peak_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the download ran over 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let elapsed = start.elapsed();
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        use tokio::io::AsyncReadExt;
-        let _ = err.read_to_string(&mut stderr).await;
-    }
-    assert_eq!(status.code(), Some(0), "towline failed: {stderr}");
+    let url = server.url("/big.log");
+    let (run, peak_kib) = support::towline_watching_memory(&[
+        "--compressed".as_ref(),
+        "-o".as_ref(),
+        file.as_os_str(),
+        url.as_ref(),
+    ])
+    .await;
+    run.assert_code(0);
+    let elapsed = run.elapsed;
     eprintln!(
         "{mib} MiB of gzip text ({} MiB coded) to a file in {elapsed:.1?}; peak RSS {peak_kib} KiB",
         body.coded_len() >> 20
@@ -92,11 +65,4 @@ async fn a_1_gib_gzip_download_to_a_file_decodes_whole_in_flat_memory() {
         offset += n as u64;
     }
     assert_eq!(offset, body.decoded_len());
-}
-
-/// The peak resident set size of a running process (`VmHWM`), in KiB.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

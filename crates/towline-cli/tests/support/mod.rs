@@ -284,3 +284,53 @@ impl Drop for BigServer {
         self.task.abort();
     }
 }
+
+/// Runs `towline args…` to completion with stdout discarded, watching its peak
+/// resident memory (`VmHWM`): the exit code, stderr, the time taken and the peak in
+/// KiB (0 if it was never read). Gives up (and kills the child) after 10 minutes.
+pub(crate) async fn towline_watching_memory(args: &[&std::ffi::OsStr]) -> (Run, u64) {
+    let start = Instant::now();
+    let mut child = Command::new(towline_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn towline");
+    let pid = child.id().expect("pid");
+    let deadline = start + Duration::from_secs(600);
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the download ran over 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let elapsed = start.elapsed();
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr).await;
+    }
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: Vec::new(),
+        stderr,
+        elapsed,
+    };
+    (run, peak_kib)
+}
+
+/// The peak resident set size of a running process (`VmHWM`), in KiB.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
