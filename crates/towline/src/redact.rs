@@ -61,7 +61,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::{Extensions, Uri};
-#[cfg(feature = "redirect")]
 use http::{HeaderMap, HeaderName, header};
 
 /// The query parameter names redacted by default (compared case-insensitively).
@@ -329,10 +328,8 @@ pub(crate) fn uri(uri: &Uri) -> RedactedUri<'_> {
 }
 
 /// A header map as `Debug` shows it: credentials hidden, URL values redacted.
-#[cfg(feature = "redirect")]
 pub(crate) struct Headers<'a>(pub(crate) &'a HeaderMap, pub(crate) &'a Redaction);
 
-#[cfg(feature = "redirect")]
 impl fmt::Debug for Headers<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
@@ -352,7 +349,6 @@ impl fmt::Debug for Headers<'_> {
     }
 }
 
-#[cfg(feature = "redirect")]
 fn is_credential_header(name: &HeaderName) -> bool {
     [
         header::AUTHORIZATION,
@@ -363,7 +359,6 @@ fn is_credential_header(name: &HeaderName) -> bool {
     .contains(name)
 }
 
-#[cfg(feature = "redirect")]
 fn is_url_header(name: &HeaderName) -> bool {
     [header::LOCATION, header::CONTENT_LOCATION, header::REFERER].contains(name)
 }
@@ -467,7 +462,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "redirect")]
     fn headers_hide_credentials_and_redact_urls() {
         let mut headers = HeaderMap::new();
         headers.insert(header::LOCATION, "http://T@h/?token=S".parse().expect("v"));

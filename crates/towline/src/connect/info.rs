@@ -33,7 +33,9 @@ impl std::fmt::Debug for EffectiveUri {
 /// `:authority` pseudo-header. Sensitive values are here as sent: redact them before
 /// printing (their [`HeaderValue::is_sensitive`](http::HeaderValue::is_sensitive)
 /// flag is kept).
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` hides credentials and cookies and redacts URLs, as every output does.
+#[derive(Clone)]
 pub struct RequestHead {
     method: http::Method,
     target: String,
@@ -128,5 +130,46 @@ impl Framing {
     /// Whether the end of the body can be told from a connection that died early.
     pub fn is_provable(&self) -> bool {
         !matches!(self, Framing::CloseDelimited)
+    }
+}
+
+impl std::fmt::Debug for RequestHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redaction = crate::redact::Redaction::new();
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("target", &redaction.text(&self.target))
+            .field(
+                "headers",
+                &crate::redact::Headers(&self.headers, &redaction),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_heads_debug_hides_credentials() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, "sid=SECRET1".parse().expect("v"));
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "Bearer SECRET2".parse().expect("v"),
+        );
+        headers.insert("x-plain", "visible".parse().expect("v"));
+        let head = RequestHead::new(
+            http::Method::GET,
+            "http://u:SECRET3@h.test/?access_token=SECRET4".into(),
+            headers,
+        );
+        let text = format!("{head:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("visible") && text.contains("h.test"),
+            "{text}"
+        );
     }
 }
