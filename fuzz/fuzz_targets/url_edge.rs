@@ -1,8 +1,8 @@
 //! The URL edge: `towline::uri::parse` takes a shortcut through `http::Uri` for input
 //! already in normal form. Whatever the input, its answer must be the WHATWG URL
 //! Standard's (`url::Url::parse`, then `towline::uri::from_url`): the same URI, or an
-//! error from both. And what comes out is in normal form: parsing it again gives it
-//! back unchanged.
+//! error from both. And an http or https URL that comes out is in normal form:
+//! parsing it again gives it back unchanged.
 
 #![no_main]
 
@@ -18,11 +18,25 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .and_then(|url| uri::from_url(&url).map_err(|_| ()))
         .map(|u| u.to_string());
     assert_eq!(edge.as_ref().ok(), standard.as_ref().ok(), "{input:?}");
-    if let Ok(out) = edge {
+    // Only http and https come out idempotent: the standard itself is not for every
+    // scheme (`file://host/s:/0` reads again as `file:///s:/0`, a drive letter drops
+    // the host), and the client sends nothing else.
+    if let Some(out) = edge
+        .ok()
+        .filter(|out| out.starts_with("http://") || out.starts_with("https://"))
+    {
         let again = uri::parse(&out).map(|u| u.to_string());
-        assert_eq!(again.as_deref().ok(), Some(out.as_str()), "{input:?} gave {out:?}");
+        assert_eq!(
+            again.as_deref().ok(),
+            Some(out.as_str()),
+            "{input:?} gave {out:?}"
+        );
         let uri: http::Uri = out.parse().expect("an http::Uri");
         let through = uri.into_uri().map(|u| u.to_string());
-        assert_eq!(through.as_deref().ok(), Some(out.as_str()), "{input:?} gave {out:?}");
+        assert_eq!(
+            through.as_deref().ok(),
+            Some(out.as_str()),
+            "{input:?} gave {out:?}"
+        );
     }
 });

@@ -35,10 +35,8 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use http::Uri;
-use http::uri::Scheme;
 pub use url::Url;
 
 use crate::redact::Redaction;
@@ -194,40 +192,36 @@ fn normalize(uri: Uri) -> Result<Uri, InvalidUrl> {
 
 /// Whether the WHATWG parser would give `uri` back as it is (a conservative check:
 /// `false` only costs a parse). Other schemes than http and https pass as they are.
+///
+/// One pass over the bytes, without `str` searches: it runs on every request given an
+/// `http::Uri` and on every `&str` the shortcut reads.
 fn is_normal(uri: &Uri) -> bool {
     let Some(scheme) = uri.scheme() else {
         return false;
     };
-    let default_port = if *scheme == Scheme::HTTP {
-        80
-    } else if *scheme == Scheme::HTTPS {
-        443
-    } else {
-        return true;
-    };
     // `Scheme` compares case-insensitively; the text must be lower case too.
-    if scheme.as_str().bytes().any(|b| b.is_ascii_uppercase()) {
-        return false;
-    }
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        other => {
+            return !(other.eq_ignore_ascii_case("http") || other.eq_ignore_ascii_case("https"));
+        }
+    };
     let Some(authority) = uri.authority() else {
         return false;
     };
-    let text = authority.as_str();
-    if text.contains('@') || text.ends_with(':') {
-        return false;
-    }
-    let host = authority.host();
-    if !host_is_normal(host) {
-        return false;
-    }
-    // Without userinfo the authority is the host and maybe `:port`; `08080` is `8080`
-    // to the standard, `99999` an error, and the default port is left out.
-    if let Some(digits) = text
-        .strip_prefix(host)
-        .and_then(|rest| rest.strip_prefix(':'))
-    {
-        match digits.parse::<u16>() {
-            Ok(port) if !digits.starts_with('0') && port != default_port => {}
+    // No userinfo: the authority is the host and maybe `:port`.
+    let text = authority.as_str().as_bytes();
+    let host_end = match normal_host_end(text) {
+        Some(end) => end,
+        None => return false,
+    };
+    let port = text.get(host_end + 1..);
+    // `08080` is `8080` to the standard, `99999` an error, `host:` is `host`, and the
+    // default port is left out.
+    if let Some(digits) = port {
+        match parse_port(digits) {
+            Some(port) if digits[0] != b'0' && port != default_port => {}
             _ => return false,
         }
     }
@@ -235,56 +229,149 @@ fn is_normal(uri: &Uri) -> bool {
     let Some(path_and_query) = uri.path_and_query() else {
         return false;
     };
-    let path = path_and_query.as_str();
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    // The standard percent-encodes these (and every byte outside printable ASCII,
-    // which `http::Uri` lets through).
-    let odd = |b: u8| !b.is_ascii_graphic() || matches!(b, b'"' | b'<' | b'>');
-    path.starts_with('/')
-        && !path
-            .bytes()
-            .any(|b| odd(b) || matches!(b, b'`' | b'{' | b'}' | b'\\'))
-        && !has_dot_segment(path)
-        && !query.bytes().any(|b| odd(b) || b == b'\'')
+    path_and_query_is_normal(path_and_query.as_str().as_bytes())
 }
 
-fn host_is_normal(host: &str) -> bool {
-    if host.is_empty() || host.starts_with('[') {
+/// `digits` as a port number, if they are one (at least one digit, at most 65535).
+fn parse_port(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() || digits.len() > 5 {
+        return None;
+    }
+    let mut port: u32 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        port = port * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(port).ok()
+}
+
+/// Where the host at the start of `authority` ends, if the standard gives it back as
+/// it is: lower-case ASCII letters, digits, `-`, `.` and `_`, no label that IDNA would
+/// read (`xn--` labels are checked by the parser), and, when the last label starts
+/// with a digit (an IPv4 address to the standard, in any of its shorthands), only the
+/// dotted-quad form it prints. One pass, no search: it runs on every request.
+fn normal_host_end(authority: &[u8]) -> Option<usize> {
+    let mut end = 0;
+    let mut label_start = true;
+    let mut last_label_first = None;
+    while let Some(&b) = authority.get(end) {
+        if b == b':' {
+            break;
+        }
+        if BYTES[usize::from(b)] & HOST == 0 {
+            return None;
+        }
+        if b == b'.' {
+            label_start = true;
+        } else if label_start {
+            label_start = false;
+            last_label_first = Some(b);
+            if b == b'x' && authority[end..].starts_with(b"xn--") {
+                return None;
+            }
+        }
+        end += 1;
+    }
+    match last_label_first {
+        Some(first) if !first.is_ascii_digit() || is_dotted_quad(&authority[..end]) => Some(end),
+        _ => None,
+    }
+}
+
+/// Four decimal numbers up to 255 without leading zeros, joined by dots.
+fn is_dotted_quad(host: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in host.split(|&b| b == b'.') {
+        parts += 1;
+        let normal = match part {
+            [b'0'] => true,
+            [b'1'..=b'9', ..] if part.len() <= 3 => {
+                part.iter().all(u8::is_ascii_digit)
+                    && part.iter().fold(0u32, |n, &b| n * 10 + u32::from(b - b'0')) <= 255
+            }
+            _ => false,
+        };
+        if !normal || parts > 4 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// A path (with its query) the standard gives back as it is: starting with `/`, no
+/// `.` or `..` segment (`%2e` counts as a dot), and no byte the standard
+/// percent-encodes (those outside printable ASCII, which `http::Uri` lets through, and
+/// a few printable ones, different in the path and in the query).
+fn path_and_query_is_normal(bytes: &[u8]) -> bool {
+    if bytes.first() != Some(&b'/') {
         return false;
     }
-    let last = host
-        .trim_end_matches('.')
-        .rsplit('.')
-        .next()
-        .unwrap_or(host);
-    if last.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-        // Numbers are IPv4 addresses to the standard, in any of its shorthands: only
-        // the dotted-quad form it prints is normal.
-        return host.parse::<Ipv4Addr>().is_ok()
-            && host
-                .split('.')
-                .all(|part| part == "0" || !part.starts_with('0'));
+    let mut segment = 1;
+    loop {
+        let rest = &bytes[segment..];
+        let end = rest
+            .iter()
+            .position(|&b| BYTES[usize::from(b)] & PATH == 0)
+            .unwrap_or(rest.len());
+        if is_dot_segment(&rest[..end]) {
+            return false;
+        }
+        match rest.get(end) {
+            None => return true,
+            Some(b'/') => segment += end + 1,
+            Some(b'?') => {
+                return rest[end + 1..]
+                    .iter()
+                    .all(|&b| BYTES[usize::from(b)] & QUERY != 0);
+            }
+            Some(_) => return false,
+        }
     }
-    // Lower-case ASCII letters, digits, '-', '.' and '_', and no label that IDNA would
-    // read (`xn--` labels are checked by the parser).
-    host.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
-        && !host.split('.').any(|label| label.starts_with("xn--"))
 }
 
-/// Whether `path` has a `.` or `..` segment, percent-encoded (`%2e`) or not.
-fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let s = segment.as_bytes();
-        let dot = |b: &[u8]| b == b"." || b.eq_ignore_ascii_case(b"%2e");
-        match s.len() {
-            1 | 3 => dot(s),
-            2 => s == b"..",
-            4 => dot(&s[..1]) && dot(&s[1..]) || dot(&s[..3]) && dot(&s[3..]),
-            6 => dot(&s[..3]) && dot(&s[3..]),
-            _ => false,
+/// Classes of bytes for `is_normal`: [`HOST`], [`PATH`] and [`QUERY`] bits.
+static BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let mut class = 0;
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'.' | b'_')
+        {
+            class |= HOST;
         }
-    })
+        // Printable ASCII but for what the standard percent-encodes.
+        let plain = byte.is_ascii_graphic() && !matches!(byte, b'"' | b'<' | b'>');
+        if plain && !matches!(byte, b'`' | b'{' | b'}' | b'\\' | b'/' | b'?') {
+            class |= PATH;
+        }
+        if plain && byte != b'\'' {
+            class |= QUERY;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+/// A byte a normal host may hold (dots included).
+const HOST: u8 = 1;
+/// A byte a normal path segment may hold (not `/` or `?`, which end it).
+const PATH: u8 = 2;
+/// A byte a normal query may hold.
+const QUERY: u8 = 4;
+
+/// Whether a path segment is `.` or `..`, percent-encoded (`%2e`) or not.
+fn is_dot_segment(s: &[u8]) -> bool {
+    let dot = |b: &[u8]| b == b"." || b.eq_ignore_ascii_case(b"%2e");
+    match s.len() {
+        1 | 3 => dot(s),
+        2 => s == b"..",
+        4 => dot(&s[..1]) && dot(&s[1..]) || dot(&s[..3]) && dot(&s[3..]),
+        6 => dot(&s[..3]) && dot(&s[3..]),
+        _ => false,
+    }
 }
 
 /// A URL the WHATWG URL Standard refuses, or one that names no host to send a

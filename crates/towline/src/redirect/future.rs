@@ -276,26 +276,25 @@ where
             Refusal::Fail(_, reason) => ("refused", reason),
         };
         let redaction = crate::redact::Redaction::of(&self.extensions);
-        match self.target.take() {
-            Some(to) => {
-                debug!(
-                    target: "towline::redirect",
-                    status = response.status().as_u16(),
-                    method = %self.method,
-                    from = %redaction.uri(&self.uri),
-                    to = %redaction.uri(&to),
-                    max_redirects = self.config.max_redirects,
-                    "redirect {followed}: {reason}"
-                );
-                let _ = to;
-            }
-            None => debug!(
+        if let Some(to) = self.target.take() {
+            debug!(
+                target: "towline::redirect",
+                status = response.status().as_u16(),
+                method = %self.method,
+                from = %redaction.uri(&self.uri),
+                to = %redaction.uri(&to),
+                max_redirects = self.config.max_redirects,
+                "redirect {followed}: {reason}"
+            );
+            let _ = to;
+        } else {
+            debug!(
                 target: "towline::redirect",
                 status = response.status().as_u16(),
                 method = %self.method,
                 from = %redaction.uri(&self.uri),
                 "redirect {followed}: {reason}"
-            ),
+            );
         }
         let _ = (followed, reason, redaction);
         match refusal {
