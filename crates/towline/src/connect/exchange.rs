@@ -7,6 +7,8 @@ use super::open::origin;
 use super::*;
 
 impl<D: Dial> Shared<D> {
+    /// Sends a prepared request: a connection from the pool (or a new one), the
+    /// request handed to it, the response head with its extensions.
     pub(super) async fn send<B>(
         self: Arc<Self>,
         prepared: Prepared<B>,
@@ -16,49 +18,23 @@ impl<D: Dial> Shared<D> {
         B::Data: Into<Bytes>,
         B::Error: Into<BoxError>,
     {
-        let may_h2 = self.may_h2(&prepared.key);
-        let (conn, reused) = loop {
-            match self.pool.checkout(&prepared.key, prepared.fresh, may_h2) {
-                Checkout::Reused(mut conn) => {
-                    if conn.ready_soon().await {
-                        break (conn, true);
-                    }
-                    // Closed or still busy: drop it and check out again.
-                    debug!(
-                        target: "towline::connect",
-                        id = conn.meta.id,
-                        "pooled connection discarded: closed, or still busy after its last exchange"
-                    );
-                }
-                Checkout::Dial(slot) => break (self.open(&prepared.key, slot).await?, false),
-                Checkout::AwaitProbe(rx) => {
-                    // Woken when the connection being opened is known to be HTTP/2
-                    // (then shared) or not; either way, check out again.
-                    let _ = rx.await;
-                }
-                Checkout::Wait(rx) => match rx.await {
-                    Ok(Handoff::Conn(mut conn)) => {
-                        if conn.ready_soon().await {
-                            break (conn, true);
-                        }
-                        debug!(
-                            target: "towline::connect",
-                            id = conn.meta.id,
-                            "pooled connection discarded: closed, or still busy after its last exchange"
-                        );
-                    }
-                    Ok(Handoff::Slot(slot)) => {
-                        break (self.open(&prepared.key, slot).await?, false);
-                    }
-                    Err(_) => {
-                        return Err(Error::new(
-                            Kind::Connect,
-                            Some(Box::new(Message("the connection pool shut down"))),
-                        ));
-                    }
-                },
-            }
-        };
+        let (conn, reused) = self.checkout(&prepared.key, prepared.fresh).await?;
+        if reused {
+            debug!(
+                target: "towline::connect",
+                id = conn.meta.id,
+                protocol = conn.protocol(),
+                origin = %KeyOrigin(&prepared.key),
+                "pooled connection reused"
+            );
+        }
+        let meta = conn.meta.clone();
+        let mut pooled = self.pool.in_use(conn, prepared.key.clone());
+        let (read_before, written_before) = meta.counters.snapshot();
+        #[cfg(feature = "http2")]
+        let h2 = matches!(pooled.conn_mut().map(|c| &c.tx), Some(Tx::H2(_)));
+        #[cfg(not(feature = "http2"))]
+        let h2 = false;
         let Prepared {
             wire,
             uri,
@@ -69,81 +45,44 @@ impl<D: Dial> Shared<D> {
             is_head,
             ..
         } = prepared;
-        if reused {
-            debug!(
-                target: "towline::connect",
-                id = conn.meta.id,
-                protocol = conn.protocol(),
-                origin = %KeyOrigin(&key),
-                "pooled connection reused"
-            );
-        }
-        let meta = conn.meta.clone();
-        let mut pooled = self.pool.in_use(conn, key.clone());
-        let (read_before, written_before) = meta.counters.snapshot();
-        #[cfg(feature = "http2")]
-        let h2 = matches!(pooled.conn_mut().map(|c| &c.tx), Some(Tx::H2(_)));
-        #[cfg(not(feature = "http2"))]
-        let h2 = false;
         let request_head = self.record_request_heads.then(|| {
             let target = wire.uri().to_string();
             RequestHead::new(wire.method().clone(), target, wire.headers().clone())
         });
-        let limit = self.read_timeout;
-        let sent = match pooled.conn_mut().map(|c| &mut c.tx) {
-            Some(Tx::H1(tx)) => head_within(tx.try_send_request(wire), &meta.counters, limit).await,
-            #[cfg(feature = "http2")]
-            Some(Tx::H2(tx)) => {
-                // HTTP/2 carries the target in pseudo-headers: the absolute URI
-                // (without userinfo) instead of origin-form plus Host.
-                let mut wire = wire;
-                let path = wire.uri().path_and_query().cloned();
-                let mut parts = http::uri::Parts::default();
-                parts.scheme = Some(key.scheme.clone());
-                parts.authority = Some(key.authority.clone());
-                parts.path_and_query = path;
-                if let Ok(absolute) = Uri::from_parts(parts) {
-                    *wire.uri_mut() = absolute;
-                }
-                if host_added {
-                    wire.headers_mut().remove(HOST);
-                }
-                if connection_added {
-                    wire.headers_mut().remove(CONNECTION);
-                }
-                head_within(tx.try_send_request(wire), &meta.counters, limit).await
-            }
-            None => {
-                return Err(Error::new(
-                    Kind::Request,
-                    Some(Box::new(Message("connection lost"))),
-                ));
-            }
+        let Some(tx) = pooled.conn_mut().map(|c| &mut c.tx) else {
+            return Err(Error::new(
+                Kind::Request,
+                Some(Box::new(Message("connection lost"))),
+            ));
         };
-        let Some(sent) = sent else {
-            // The exchange is abandoned: dropping it closes an HTTP/1.1 connection.
-            drop(pooled);
-            debug!(
-                target: "towline::connect",
-                id = meta.id,
-                "no response head within the read timeout"
-            );
-            let limit = limit.unwrap_or_default();
-            let timed_out = TimedOut::after("waiting for the response head (read_timeout)", limit);
-            return Err(Error::new(Kind::Timeout, Some(Box::new(timed_out))));
+        #[cfg(feature = "http2")]
+        let wire = if h2 {
+            for_h2(wire, &key, host_added, connection_added)
+        } else {
+            wire
+        };
+        let sent = match head_within(tx.send(wire), &meta.counters, self.read_timeout).await {
+            Some(sent) => sent,
+            None => {
+                // The exchange is abandoned: dropping it closes an HTTP/1.1 connection.
+                drop(pooled);
+                debug!(
+                    target: "towline::connect",
+                    id = meta.id,
+                    "no response head within the read timeout"
+                );
+                let limit = self.read_timeout.unwrap_or_default();
+                let timed_out =
+                    TimedOut::after("waiting for the response head (read_timeout)", limit);
+                return Err(Error::new(Kind::Timeout, Some(Box::new(timed_out))));
+            }
         };
         let response = match sent {
             Ok(response) => response,
             Err(mut err) => {
                 drop(pooled);
                 let unsent = err.take_message().and_then(|wire| {
-                    Prepared::<B>::restore(
-                        wire,
-                        uri.clone(),
-                        host_added,
-                        connection_added,
-                        proxy_auth,
-                    )
+                    Prepared::<B>::restore(wire, uri, host_added, connection_added, proxy_auth)
                 });
                 let (read_after, written_after) = meta.counters.snapshot();
                 let err = match self.head_limits.exceeded_by(err.into_error(), h2) {
@@ -152,27 +91,118 @@ impl<D: Dial> Shared<D> {
                     }
                     Err(err) => err,
                 };
-                return Err(classify(
-                    err,
-                    &key,
+                let failed = Failed {
+                    key: &key,
                     h2,
                     reused,
-                    written_after > written_before,
-                    read_after > read_before,
-                    unsent,
-                ));
+                    written: written_after > written_before,
+                    response_started: read_after > read_before,
+                };
+                return Err(failed.classify(err, unsent));
             }
         };
+        let head = Head {
+            uri,
+            reused,
+            is_head,
+            request_head,
+        };
+        Ok(head.into_response(response, &meta, pooled))
+    }
 
+    /// A connection for `key`: an idle one from the pool that is still open, a share of
+    /// an HTTP/2 one, or a new one once the pool allows it. `true` with a reused one.
+    async fn checkout(&self, key: &Key, fresh: bool) -> Result<(Conn, bool), Error> {
+        let may_h2 = self.may_h2(key);
+        loop {
+            let handoff = match self.pool.checkout(key, fresh, may_h2) {
+                Checkout::Reused(conn) => Handoff::Conn(conn),
+                Checkout::Dial(slot) => Handoff::Slot(slot),
+                Checkout::AwaitProbe(rx) => {
+                    // Woken when the connection being opened is known to be HTTP/2
+                    // (then shared) or not; either way, check out again.
+                    let _ = rx.await;
+                    continue;
+                }
+                Checkout::Wait(rx) => rx.await.map_err(|_| {
+                    Error::new(
+                        Kind::Connect,
+                        Some(Box::new(Message("the connection pool shut down"))),
+                    )
+                })?,
+            };
+            match handoff {
+                Handoff::Conn(mut conn) => {
+                    if conn.ready_soon().await {
+                        return Ok((conn, true));
+                    }
+                    // Closed or still busy: drop it and check out again.
+                    debug!(
+                        target: "towline::connect",
+                        id = conn.meta.id,
+                        "pooled connection discarded: closed, or still busy after its last exchange"
+                    );
+                }
+                Handoff::Slot(slot) => return Ok((self.open(key, slot).await?, false)),
+            }
+        }
+    }
+}
+
+/// `wire` for an HTTP/2 connection, which carries the target in pseudo-headers: the
+/// absolute URI (without userinfo) instead of origin-form, and no `Host` or
+/// `Connection` the connector added.
+#[cfg(feature = "http2")]
+fn for_h2(
+    mut wire: Request<Outgoing>,
+    key: &Key,
+    host_added: bool,
+    connection_added: bool,
+) -> Request<Outgoing> {
+    let path = wire.uri().path_and_query().cloned();
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(key.scheme.clone());
+    parts.authority = Some(key.authority.clone());
+    parts.path_and_query = path;
+    if let Ok(absolute) = Uri::from_parts(parts) {
+        *wire.uri_mut() = absolute;
+    }
+    if host_added {
+        wire.headers_mut().remove(HOST);
+    }
+    if connection_added {
+        wire.headers_mut().remove(CONNECTION);
+    }
+    wire
+}
+
+/// What the response head is told about its request.
+struct Head {
+    uri: Uri,
+    reused: bool,
+    is_head: bool,
+    request_head: Option<RequestHead>,
+}
+
+impl Head {
+    /// The response with its extensions ([`EffectiveUri`], [`ConnectionInfo`],
+    /// [`Framing`], and the [`RequestHead`] when recorded) and a body that gives the
+    /// connection back to the pool once read to its end.
+    fn into_response(
+        self,
+        response: Response<hyper::body::Incoming>,
+        meta: &Meta,
+        pooled: Pooled,
+    ) -> Response<ResponseBody> {
         let (mut parts, incoming) = response.into_parts();
-        let framing = framing(is_head, parts.status, parts.version, &parts.headers);
+        let framing = framing(self.is_head, parts.status, parts.version, &parts.headers);
         let expected = match framing {
             Framing::Length(n) => Some(n),
             _ => None,
         };
-        parts.extensions.insert(EffectiveUri(uri));
+        parts.extensions.insert(EffectiveUri(self.uri));
         parts.extensions.insert(ConnectionInfo {
-            reused,
+            reused: self.reused,
             local_addr: meta.connected.local_addr,
             peer_addr: meta.connected.peer_addr,
             version: parts.version,
@@ -183,7 +213,7 @@ impl<D: Dial> Shared<D> {
             peer_certificates: meta.peer_certificates.clone(),
         });
         parts.extensions.insert(framing);
-        if let Some(head) = request_head {
+        if let Some(head) = self.request_head {
             parts.extensions.insert(head);
         }
         // A response framed two ways (RFC 9112 §6.3: Transfer-Encoding and
@@ -200,7 +230,7 @@ impl<D: Dial> Shared<D> {
             "response head received"
         );
         let body = ResponseBody::new(incoming, pooled, expected, !ambiguous);
-        Ok(Response::from_parts(parts, body))
+        Response::from_parts(parts, body)
     }
 }
 
@@ -228,79 +258,102 @@ async fn head_within<F: Future>(
     }
 }
 
-/// Sorts a failed exchange into the error the caller sees.
-#[allow(clippy::too_many_arguments)]
-fn classify<B: Send + 'static>(
-    err: hyper::Error,
-    key: &Key,
+impl Tx {
+    /// Hands a request to the connection; hyper gives it back unsent in the error when
+    /// it could not write it.
+    async fn send(
+        &mut self,
+        wire: Request<Outgoing>,
+    ) -> Result<Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<Request<Outgoing>>>
+    {
+        match self {
+            Tx::H1(tx) => tx.try_send_request(wire).await,
+            #[cfg(feature = "http2")]
+            Tx::H2(tx) => tx.try_send_request(wire).await,
+        }
+    }
+}
+
+/// What is known of a failed exchange, to sort its error.
+struct Failed<'a> {
+    key: &'a Key,
+    /// Whether the connection speaks HTTP/2.
     h2: bool,
+    /// Whether the connection came from the pool.
     reused: bool,
+    /// Whether bytes were written during the exchange.
     written: bool,
+    /// Whether bytes of a response arrived.
     response_started: bool,
-    unsent: Option<Request<B>>,
-) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    let mut body_failed = false;
-    #[cfg(feature = "tls")]
-    let mut tls_failure = None;
-    #[cfg(feature = "http2")]
-    let mut refused = false;
-    while let Some(e) = source {
-        if e.is::<LengthMismatch>() || e.is::<RequestBodyError>() {
-            body_failed = true;
+}
+
+impl Failed<'_> {
+    /// Sorts the failure into the error the caller sees, with the request when hyper
+    /// handed it back unsent.
+    fn classify<B: Send + 'static>(&self, err: hyper::Error, unsent: Option<Request<B>>) -> Error {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        let mut body_failed = false;
+        #[cfg(feature = "tls")]
+        let mut tls_failure = None;
+        #[cfg(feature = "http2")]
+        let mut refused = false;
+        while let Some(e) = source {
+            if e.is::<LengthMismatch>() || e.is::<RequestBodyError>() {
+                body_failed = true;
+            }
+            #[cfg(feature = "tls")]
+            if let Some(tls) = e.downcast_ref::<rustls::Error>().or_else(|| {
+                // `io::Error::source()` skips the error it wraps: look inside.
+                e.downcast_ref::<std::io::Error>()
+                    .and_then(crate::tls::rustls_error_of)
+            }) {
+                tls_failure = Some(tls.clone());
+            }
+            #[cfg(feature = "http2")]
+            if let Some(h2) = e.downcast_ref::<h2::Error>() {
+                refused |= rejected_unprocessed(h2);
+            }
+            source = e.source();
+        }
+        if body_failed {
+            return Error::new(Kind::Body, Some(Box::new(err)));
         }
         #[cfg(feature = "tls")]
-        if let Some(tls) = e.downcast_ref::<rustls::Error>().or_else(|| {
-            // `io::Error::source()` skips the error it wraps: look inside.
-            e.downcast_ref::<std::io::Error>()
-                .and_then(crate::tls::rustls_error_of)
-        }) {
-            tls_failure = Some(tls.clone());
+        if let Some(tls) = tls_failure {
+            // A TLS 1.3 server checks a client certificate after the client's handshake
+            // completed, so its refusal arrives here, with the first request.
+            let host = origin(self.key);
+            return crate::tls::tls_error(crate::tls::TlsError::handshake(host.host(), tls));
         }
+        #[cfg(not(feature = "tls"))]
+        let _ = self.key;
+        #[cfg(not(feature = "http2"))]
+        let _ = self.h2;
+        if err.is_parse() || err.is_parse_status() {
+            return Error::new(Kind::Response, Some(Box::new(err)));
+        }
+        // HTTP/2: a request hyper handed back was never written, and one the server
+        // rejected (REFUSED_STREAM, or above its GOAWAY's last stream id) was not
+        // processed. Either is safe to send again, whatever its method, and whether the
+        // connection was new or reused: the server provably did nothing with it.
         #[cfg(feature = "http2")]
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            refused |= rejected_unprocessed(h2);
+        if refused || (self.h2 && unsent.is_some()) {
+            let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
+            let stale = StaleConnection::new(false, false)
+                .with_unsent_any(unsent)
+                .with_source(err);
+            return Error::new(Kind::Request, Some(Box::new(stale)));
         }
-        source = e.source();
+        if self.reused {
+            let written = self.written && unsent.is_none();
+            let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
+            let stale = StaleConnection::new(written, self.response_started)
+                .with_unsent_any(unsent)
+                .with_source(err);
+            return Error::new(Kind::Request, Some(Box::new(stale)));
+        }
+        Error::new(Kind::Request, Some(Box::new(err)))
     }
-    if body_failed {
-        return Error::new(Kind::Body, Some(Box::new(err)));
-    }
-    #[cfg(feature = "tls")]
-    if let Some(tls) = tls_failure {
-        // A TLS 1.3 server checks a client certificate after the client's handshake
-        // completed, so its refusal arrives here, with the first request.
-        let host = origin(key);
-        return crate::tls::tls_error(crate::tls::TlsError::handshake(host.host(), tls));
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = key;
-    #[cfg(not(feature = "http2"))]
-    let _ = h2;
-    if err.is_parse() || err.is_parse_status() {
-        return Error::new(Kind::Response, Some(Box::new(err)));
-    }
-    // HTTP/2: a request hyper handed back was never written, and one the server
-    // rejected (REFUSED_STREAM, or above its GOAWAY's last stream id) was not
-    // processed. Either is safe to send again, whatever its method, and whether the
-    // connection was new or reused: the server provably did nothing with it.
-    #[cfg(feature = "http2")]
-    if refused || (h2 && unsent.is_some()) {
-        let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
-        let stale = StaleConnection::new(false, false)
-            .with_unsent_any(unsent)
-            .with_source(err);
-        return Error::new(Kind::Request, Some(Box::new(stale)));
-    }
-    if reused {
-        let written = written && unsent.is_none();
-        let unsent = unsent.map(|r| Box::new(r) as Box<dyn std::any::Any + Send>);
-        let stale = StaleConnection::new(written, response_started)
-            .with_unsent_any(unsent)
-            .with_source(err);
-        return Error::new(Kind::Request, Some(Box::new(stale)));
-    }
-    Error::new(Kind::Request, Some(Box::new(err)))
 }
 
 /// Whether `h2` says the server rejected the stream without processing it, so that

@@ -138,7 +138,7 @@ pub use unix::{UnixConnecting, UnixDialer};
 
 #[cfg(feature = "tracing")]
 use pool::KeyOrigin;
-use pool::{Checkout, Conn, Handoff, Key, Pool, Slot, Tx};
+use pool::{Checkout, Conn, Handoff, Key, Pool, Pooled, Slot, Tx};
 use prepare::{Prepared, default_port};
 use proxy_error::ErrorKind as ProxyErrorKind;
 use send::{Outgoing, RequestBodyError};
