@@ -19,22 +19,10 @@ impl<D: Dial> Shared<D> {
         B::Error: Into<BoxError>,
     {
         let (conn, reused) = self.checkout(&prepared.key, prepared.fresh).await?;
-        if reused {
-            debug!(
-                target: "towline::connect",
-                id = conn.meta.id,
-                protocol = conn.protocol(),
-                origin = %KeyOrigin(&prepared.key),
-                "pooled connection reused"
-            );
-        }
         let meta = conn.meta.clone();
         let mut pooled = self.pool.in_use(conn, prepared.key.clone());
         let (read_before, written_before) = meta.counters.snapshot();
-        #[cfg(feature = "http2")]
-        let h2 = matches!(pooled.conn_mut().map(|c| &c.tx), Some(Tx::H2(_)));
-        #[cfg(not(feature = "http2"))]
-        let h2 = false;
+        let h2 = pooled.conn_mut().is_some_and(|c| c.tx.is_h2());
         let Prepared {
             wire,
             uri,
@@ -45,10 +33,7 @@ impl<D: Dial> Shared<D> {
             is_head,
             ..
         } = prepared;
-        let request_head = self.record_request_heads.then(|| {
-            let target = wire.uri().to_string();
-            RequestHead::new(wire.method().clone(), target, wire.headers().clone())
-        });
+        let request_head = self.record_request_heads.then(|| RequestHead::of(&wire));
         let Some(tx) = pooled.conn_mut().map(|c| &mut c.tx) else {
             return Err(Error::new(
                 Kind::Request,
@@ -71,10 +56,7 @@ impl<D: Dial> Shared<D> {
                     id = meta.id,
                     "no response head within the read timeout"
                 );
-                let limit = self.read_timeout.unwrap_or_default();
-                let timed_out =
-                    TimedOut::after("waiting for the response head (read_timeout)", limit);
-                return Err(Error::new(Kind::Timeout, Some(Box::new(timed_out))));
+                return Err(read_timed_out(self.read_timeout.unwrap_or_default()));
             }
         };
         let response = match sent {
@@ -86,19 +68,17 @@ impl<D: Dial> Shared<D> {
                 });
                 let (read_after, written_after) = meta.counters.snapshot();
                 let err = match self.head_limits.exceeded_by(err.into_error(), h2) {
-                    Ok(too_large) => {
-                        return Err(Error::new(Kind::Response, Some(Box::new(too_large))));
+                    Ok(too_large) => Error::new(Kind::Response, Some(Box::new(too_large))),
+                    Err(err) => Failed {
+                        key: &key,
+                        h2,
+                        reused,
+                        written: written_after > written_before,
+                        response_started: read_after > read_before,
                     }
-                    Err(err) => err,
+                    .classify(err, unsent),
                 };
-                let failed = Failed {
-                    key: &key,
-                    h2,
-                    reused,
-                    written: written_after > written_before,
-                    response_started: read_after > read_before,
-                };
-                return Err(failed.classify(err, unsent));
+                return Err(err);
             }
         };
         let head = Head {
@@ -134,6 +114,13 @@ impl<D: Dial> Shared<D> {
             match handoff {
                 Handoff::Conn(mut conn) => {
                     if conn.ready_soon().await {
+                        debug!(
+                            target: "towline::connect",
+                            id = conn.meta.id,
+                            protocol = conn.protocol(),
+                            origin = %KeyOrigin(key),
+                            "pooled connection reused"
+                        );
                         return Ok((conn, true));
                     }
                     // Closed or still busy: drop it and check out again.
@@ -174,6 +161,12 @@ fn for_h2(
         wire.headers_mut().remove(CONNECTION);
     }
     wire
+}
+
+/// The error when no response head came within `limit` of the connection's last byte.
+fn read_timed_out(limit: Duration) -> Error {
+    let timed_out = TimedOut::after("waiting for the response head (read_timeout)", limit);
+    Error::new(Kind::Timeout, Some(Box::new(timed_out)))
 }
 
 /// What the response head is told about its request.
@@ -259,6 +252,14 @@ async fn head_within<F: Future>(
 }
 
 impl Tx {
+    /// Whether the connection speaks HTTP/2.
+    fn is_h2(&self) -> bool {
+        #[cfg(feature = "http2")]
+        return matches!(self, Tx::H2(_));
+        #[cfg(not(feature = "http2"))]
+        return false;
+    }
+
     /// Hands a request to the connection; hyper gives it back unsent in the error when
     /// it could not write it.
     async fn send(

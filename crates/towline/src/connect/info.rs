@@ -43,6 +43,15 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// The head of `wire` as the connector hands it to the connection.
+    pub(crate) fn of<B>(wire: &http::Request<B>) -> RequestHead {
+        RequestHead::new(
+            wire.method().clone(),
+            wire.uri().to_string(),
+            wire.headers().clone(),
+        )
+    }
+
     pub(crate) fn new(
         method: http::Method,
         target: String,

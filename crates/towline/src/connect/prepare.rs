@@ -35,57 +35,23 @@ where
     B::Data: Into<Bytes>,
     B::Error: Into<BoxError>,
 {
+    /// Checks `req` and rewrites it for the wire; the error comes with the URI, when
+    /// there is one to quote.
     #[allow(clippy::result_large_err)]
     pub(super) fn new<D>(
         req: Request<B>,
         shared: &Shared<D>,
     ) -> Result<Prepared<B>, (Error, Option<Uri>)> {
-        let persistent = shared.pool.config().persistent;
         let (mut parts, body) = req.into_parts();
         let uri = parts.uri.clone();
         let fail = |msg: &'static str| (Error::invalid_request(msg), Some(uri.clone()));
-        let Some(scheme) = uri.scheme() else {
-            return Err(fail("the URI has no scheme: requests need an absolute URI"));
-        };
+        let (scheme, authority) = check(&uri, &parts).map_err(fail)?;
         let https = *scheme == Scheme::HTTPS;
-        if *scheme != Scheme::HTTP && !https {
-            return Err(fail(
-                "unsupported URI scheme: only http and https are supported",
-            ));
-        }
-        if https && !cfg!(feature = "tls") {
-            return Err(fail("https needs towline's `tls` feature"));
-        }
-        let Some(authority) = uri.authority() else {
-            return Err(fail("the URI has no host: requests need an absolute URI"));
-        };
-        if authority.host().is_empty() {
-            return Err(fail("the URI has an empty host"));
-        }
-        if has_forbidden_byte(authority.as_str().as_bytes())
-            || uri
-                .path_and_query()
-                .is_some_and(|p| has_forbidden_byte(p.as_str().as_bytes()))
-        {
-            return Err(fail("the URI contains CR, LF or NUL"));
-        }
-        if has_forbidden_byte(parts.method.as_str().as_bytes()) {
-            return Err(fail("the method contains CR, LF or NUL"));
-        }
-        if parts
-            .headers
-            .values()
-            .any(|v| has_forbidden_byte(v.as_bytes()))
-        {
-            return Err(fail("a header value contains CR, LF or NUL"));
-        }
-
         let scheme_port = default_port(scheme);
         let port = authority.port_u16();
-        let default_port = port.is_none_or(|p| p == scheme_port);
         let key_authority =
             if port == Some(scheme_port) || authority.as_str().as_bytes().contains(&b'@') {
-                host_authority(authority, default_port)
+                host_authority(authority, port.is_none_or(|p| p == scheme_port))
             } else {
                 authority.clone()
             };
@@ -95,103 +61,33 @@ where
                 .map_err(|_| fail("the URI host is not a valid Host header"))?;
             parts.headers.insert(HOST, value);
         }
-        let connection_added = !persistent && !parts.headers.contains_key(CONNECTION);
+        let connection_added =
+            !shared.pool.config().persistent && !parts.headers.contains_key(CONNECTION);
         if connection_added {
             parts
                 .headers
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
-
-        let declared = match parts.headers.get(CONTENT_LENGTH) {
-            Some(v) => {
-                let parsed = v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok());
-                let Some(n) = parsed else {
-                    return Err(fail("the Content-Length header is not a number"));
-                };
-                if let Some(exact) = body.size_hint().exact() {
-                    if exact != n {
-                        let err = Error::new(
-                            Kind::Body,
-                            Some(Box::new(LengthMismatch::new(n, exact, exact > n))),
-                        );
-                        return Err((err, Some(uri)));
-                    }
-                }
-                Some(n)
-            }
-            None => body.size_hint().exact(),
-        };
-
-        let is_head = parts.method == http::Method::HEAD;
-        let fresh = parts.extensions.get::<FreshConnection>().is_some();
-        let path = uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let declared =
+            declared_length(&parts.headers, &body).map_err(|e| (e, Some(uri.clone())))?;
         let route = match parts.extensions.get::<Route>() {
             None | Some(Route::Direct) => Route::Direct,
             // https is never handed to a proxy in the clear: it tunnels.
             Some(Route::HttpProxy(endpoint)) if https => Route::Tunnel(endpoint.clone()),
             Some(route) => route.clone(),
         };
-        // Proxy credentials come from the route alone: a caller's `Proxy-Authorization`
-        // is removed on every route, since a proxy without authentication (tinyproxy)
-        // forwards it to the origin, and on the other routes the origin is the
-        // recipient.
-        let caller_auth = parts.headers.remove(PROXY_AUTHORIZATION);
-        let mut auth_added = false;
-        if let Route::HttpProxy(endpoint) = &route {
-            // The proxy receives this request: absolute-form, with its credentials.
-            let mut absolute = http::uri::Parts::default();
-            absolute.scheme = Some(scheme.clone());
-            absolute.authority = Some(key_authority.clone());
-            absolute.path_and_query = Some(path);
-            parts.uri = Uri::from_parts(absolute)
-                .map_err(|_| fail("the URI cannot be written in absolute form"))?;
-            if let Some(auth) = endpoint.authorization() {
-                parts.headers.insert(PROXY_AUTHORIZATION, auth.clone());
-                auth_added = true;
-            }
-        } else {
-            parts.uri = Uri::from(path);
-        }
-        let proxy_auth = (auth_added || caller_auth.is_some()).then_some(caller_auth);
-        #[cfg(feature = "tls")]
-        let proxy_tls = match &route {
-            Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) if endpoint.is_tls() => Some(
-                TlsKey(shared.tls.config_for(endpoint.host(), endpoint.port())),
-            ),
-            _ => None,
-        };
-        #[cfg(not(feature = "tls"))]
-        let proxy_tls = match &route {
-            Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) if endpoint.is_tls() => {
-                return Err(fail("https proxies need towline's `tls` feature"));
-            }
-            _ => None,
-        };
-        #[cfg(feature = "tls")]
-        let tls = https.then(|| {
-            let host = key_authority.host();
-            let host = host
-                .strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .unwrap_or(host);
-            let port = key_authority.port_u16().unwrap_or(scheme_port);
-            TlsKey(shared.tls.config_for(host, port))
-        });
-        #[cfg(not(feature = "tls"))]
-        let tls = None;
+        let proxy_auth = set_target(&mut parts, &route, scheme, &key_authority).map_err(fail)?;
+        let (tls, proxy_tls) = tls_keys(shared, &route, &key_authority, https).map_err(fail)?;
         let key = Key::new(scheme.clone(), key_authority, tls, route, proxy_tls);
         Ok(Prepared {
+            is_head: parts.method == http::Method::HEAD,
+            fresh: parts.extensions.get::<FreshConnection>().is_some(),
             wire: Request::from_parts(parts, Outgoing::new(body, declared)),
             uri,
             key,
             host_added,
             connection_added,
             proxy_auth,
-            is_head,
-            fresh,
             _body: std::marker::PhantomData,
         })
     }
@@ -220,6 +116,151 @@ where
             }
         }
         Some(Request::from_parts(parts, body))
+    }
+}
+
+/// The scheme and authority of an absolute `http://` or `https://` URI, after checking
+/// that neither it, the method nor a header value holds CR, LF or NUL (hyper writes
+/// whatever it is given).
+fn check<'u>(
+    uri: &'u Uri,
+    parts: &http::request::Parts,
+) -> Result<(&'u Scheme, &'u Authority), &'static str> {
+    let Some(scheme) = uri.scheme() else {
+        return Err("the URI has no scheme: requests need an absolute URI");
+    };
+    let https = *scheme == Scheme::HTTPS;
+    if *scheme != Scheme::HTTP && !https {
+        return Err("unsupported URI scheme: only http and https are supported");
+    }
+    if https && !cfg!(feature = "tls") {
+        return Err("https needs towline's `tls` feature");
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("the URI has no host: requests need an absolute URI");
+    };
+    if authority.host().is_empty() {
+        return Err("the URI has an empty host");
+    }
+    if has_forbidden_byte(authority.as_str().as_bytes())
+        || uri
+            .path_and_query()
+            .is_some_and(|p| has_forbidden_byte(p.as_str().as_bytes()))
+    {
+        return Err("the URI contains CR, LF or NUL");
+    }
+    if has_forbidden_byte(parts.method.as_str().as_bytes()) {
+        return Err("the method contains CR, LF or NUL");
+    }
+    if parts
+        .headers
+        .values()
+        .any(|v| has_forbidden_byte(v.as_bytes()))
+    {
+        return Err("a header value contains CR, LF or NUL");
+    }
+    Ok((scheme, authority))
+}
+
+/// The body's length as the request declares it (`Content-Length`) or as the body
+/// knows it, refusing a `Content-Length` that is no number or that the body
+/// contradicts.
+fn declared_length<B: http_body::Body>(
+    headers: &http::HeaderMap,
+    body: &B,
+) -> Result<Option<u64>, Error> {
+    let Some(value) = headers.get(CONTENT_LENGTH) else {
+        return Ok(body.size_hint().exact());
+    };
+    let parsed = value
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let Some(n) = parsed else {
+        return Err(Error::invalid_request(
+            "the Content-Length header is not a number",
+        ));
+    };
+    match body.size_hint().exact() {
+        Some(exact) if exact != n => Err(Error::new(
+            Kind::Body,
+            Some(Box::new(LengthMismatch::new(n, exact, exact > n))),
+        )),
+        _ => Ok(Some(n)),
+    }
+}
+
+/// Writes the request target for `route`: absolute-form with the proxy's credentials
+/// for an HTTP proxy, origin-form otherwise. Returns what `Proxy-Authorization` was
+/// before, when the connector changed it.
+///
+/// Proxy credentials come from the route alone: a caller's `Proxy-Authorization` is
+/// removed on every route, since a proxy without authentication (tinyproxy) forwards
+/// it to the origin, and on the other routes the origin is the recipient.
+fn set_target(
+    parts: &mut http::request::Parts,
+    route: &Route,
+    scheme: &Scheme,
+    authority: &Authority,
+) -> Result<Option<Option<HeaderValue>>, &'static str> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let caller_auth = parts.headers.remove(PROXY_AUTHORIZATION);
+    let mut auth_added = false;
+    if let Route::HttpProxy(endpoint) = route {
+        let mut absolute = http::uri::Parts::default();
+        absolute.scheme = Some(scheme.clone());
+        absolute.authority = Some(authority.clone());
+        absolute.path_and_query = Some(path);
+        parts.uri =
+            Uri::from_parts(absolute).map_err(|_| "the URI cannot be written in absolute form")?;
+        if let Some(auth) = endpoint.authorization() {
+            parts.headers.insert(PROXY_AUTHORIZATION, auth.clone());
+            auth_added = true;
+        }
+    } else {
+        parts.uri = Uri::from(path);
+    }
+    Ok((auth_added || caller_auth.is_some()).then_some(caller_auth))
+}
+
+/// The TLS configurations of a pool key: the origin's for `https`, and the proxy's
+/// for an `https://` proxy.
+fn tls_keys<D>(
+    shared: &Shared<D>,
+    route: &Route,
+    authority: &Authority,
+    https: bool,
+) -> Result<(Option<TlsKey>, Option<TlsKey>), &'static str> {
+    let tls_proxy = match route {
+        Route::HttpProxy(endpoint) | Route::Tunnel(endpoint) if endpoint.is_tls() => Some(endpoint),
+        _ => None,
+    };
+    #[cfg(feature = "tls")]
+    {
+        let proxy_tls = tls_proxy
+            .map(|endpoint| TlsKey(shared.tls.config_for(endpoint.host(), endpoint.port())));
+        let tls = https.then(|| {
+            let host = authority.host();
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            let port = authority.port_u16().unwrap_or(443);
+            TlsKey(shared.tls.config_for(host, port))
+        });
+        Ok((tls, proxy_tls))
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (shared, authority, https);
+        match tls_proxy {
+            Some(_) => Err("https proxies need towline's `tls` feature"),
+            None => Ok((None, None)),
+        }
     }
 }
 
