@@ -20,65 +20,17 @@ impl<D: Dial> Shared<D> {
         self.h2c && key.tls.is_none()
     }
 
-    /// Dials, secures and handshakes a new connection under `slot`, within the connect
-    /// timeout.
+    /// Dials, secures and handshakes a new connection under `slot` (the dial within the
+    /// connect timeout, each handshake within its own), and starts the task that
+    /// drives it.
     pub(super) async fn open(&self, key: &Key, mut slot: Slot) -> Result<Conn, Error> {
         #[cfg(feature = "tracing")]
         let started = std::time::Instant::now();
-        let connecting = async {
-            let mut dialer = self.dialer.clone();
-            std::future::poll_fn(|cx| dialer.poll_ready(cx))
-                .await
-                .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
-            let dialing = async {
-                dialer
-                    .dial(dial_target(key))
-                    .await
-                    .map_err(|e| dial_failed(key, e.into()))
-            };
-            let io = within(self.connect_timeout, dialing, |limit| {
-                connect_timed_out("connecting (connect_timeout)", limit)
-            })
-            .await?;
-            let connected = io.connected();
-            debug!(
-                target: "towline::connect",
-                destination = %dial_target(key),
-                route = %RouteLabel(&key.route),
-                peer = connected.peer_addr.map(tracing::field::display),
-                elapsed = ?started.elapsed(),
-                "connection dialed"
-            );
-            let io = self.through_proxy(key, io).await?;
-            let (io, mut meta) = self.secure(key, io, connected).await?;
-            meta.id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let counters = meta.counters.clone();
-            let meta = Arc::new(meta);
-            let io = TokioIo::new(io::Counted::new(io, counters));
-            #[cfg(feature = "http2")]
-            if self.may_h2(key) && (meta.alpn.as_deref() == Some(b"h2") || key.tls.is_none()) {
-                let (tx, conn) =
-                    hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .max_header_list_size(self.head_limits.http2_bytes())
-                        .handshake::<_, Outgoing>(io)
-                        .await
-                        .map_err(|e| Error::new(Kind::Connect, Some(Box::new(e))))?;
-                let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-                    let _ = conn.await;
-                });
-                return Ok::<_, Error>((Tx::H2(tx), meta, task));
-            }
-            let (tx, conn) = self
-                .http1
-                .handshake::<_, Outgoing>(io)
-                .await
-                .map_err(|e| Error::new(Kind::Connect, Some(Box::new(e))))?;
-            let task: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-                let _ = conn.await;
-            });
-            Ok::<_, Error>((Tx::H1(tx), meta, task))
-        };
-        let opened = connecting.await;
+        let opened = async {
+            let (io, meta) = self.establish(key).await?;
+            self.handshake(key, io, meta).await
+        }
+        .await;
         #[cfg(feature = "tracing")]
         if let Err(err) = &opened {
             debug!(
@@ -90,10 +42,9 @@ impl<D: Dial> Shared<D> {
                 "opening a connection failed"
             );
         }
-        let (tx, meta, task) = opened?;
+        let (conn, task) = opened?;
         self.pool.count_opened();
         slot.opened();
-        let conn = Conn { tx, meta };
         debug!(
             target: "towline::connect",
             id = conn.meta.id,
@@ -123,6 +74,91 @@ impl<D: Dial> Shared<D> {
             drop(slot);
         });
         Ok(conn)
+    }
+
+    /// A stream to the origin: dialed within the connect timeout, through the route's
+    /// proxy, in TLS when the key asks for it.
+    async fn establish(
+        &self,
+        key: &Key,
+    ) -> Result<(io::MaybeTls<io::MaybeTls<D::Io>>, Meta), Error> {
+        #[cfg(feature = "tracing")]
+        let started = std::time::Instant::now();
+        let mut dialer = self.dialer.clone();
+        std::future::poll_fn(|cx| dialer.poll_ready(cx))
+            .await
+            .map_err(|e| Error::from_boxed(e.into(), Kind::Connect))?;
+        let dialing = async {
+            dialer
+                .dial(dial_target(key))
+                .await
+                .map_err(|e| dial_failed(key, e.into()))
+        };
+        let io = within(self.connect_timeout, dialing, |limit| {
+            connect_timed_out("connecting (connect_timeout)", limit)
+        })
+        .await?;
+        let connected = io.connected();
+        debug!(
+            target: "towline::connect",
+            destination = %dial_target(key),
+            route = %RouteLabel(&key.route),
+            peer = connected.peer_addr.map(tracing::field::display),
+            elapsed = ?started.elapsed(),
+            "connection dialed"
+        );
+        let io = self.through_proxy(key, io).await?;
+        self.secure(key, io, connected).await
+    }
+
+    /// The HTTP handshake on an established stream: HTTP/2 when TLS chose `h2` or for
+    /// h2c, HTTP/1.1 otherwise. The connection and the task that drives it.
+    async fn handshake(
+        &self,
+        key: &Key,
+        io: io::MaybeTls<io::MaybeTls<D::Io>>,
+        mut meta: Meta,
+    ) -> Result<(Conn, Pin<Box<dyn Future<Output = ()> + Send>>), Error> {
+        meta.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let counters = meta.counters.clone();
+        let meta = Arc::new(meta);
+        let io = TokioIo::new(io::Counted::new(io, counters));
+        let failed = |e: hyper::Error| Error::new(Kind::Connect, Some(Box::new(e)));
+        #[cfg(feature = "http2")]
+        if self.may_h2(key) && (meta.alpn.as_deref() == Some(b"h2") || key.tls.is_none()) {
+            let (tx, conn) =
+                hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .max_header_list_size(self.head_limits.http2_bytes())
+                    .handshake::<_, Outgoing>(io)
+                    .await
+                    .map_err(failed)?;
+            let task = Box::pin(async move {
+                let _ = conn.await;
+            });
+            return Ok((
+                Conn {
+                    tx: Tx::H2(tx),
+                    meta,
+                },
+                task,
+            ));
+        }
+        let _ = key;
+        let (tx, conn) = self
+            .http1
+            .handshake::<_, Outgoing>(io)
+            .await
+            .map_err(failed)?;
+        let task = Box::pin(async move {
+            let _ = conn.await;
+        });
+        Ok((
+            Conn {
+                tx: Tx::H1(tx),
+                meta,
+            },
+            task,
+        ))
     }
 
     /// Carries out the key's route on a dialed stream: TLS to an `https://` proxy,
