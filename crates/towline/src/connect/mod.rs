@@ -96,6 +96,7 @@ mod open;
 mod pool;
 mod prepare;
 mod proxy_error;
+mod resolve;
 mod response;
 mod route;
 mod send;
@@ -128,6 +129,7 @@ pub use info::{ConnectionInfo, EffectiveUri, Framing, FreshConnection, RequestHe
 pub use limits::ResponseHeadTooLarge;
 pub use pool::PoolStats;
 pub use proxy_error::ProxyError;
+pub use resolve::Name;
 pub use response::ResponseBody;
 #[cfg(feature = "tracing")]
 pub(crate) use route::RouteLabel;

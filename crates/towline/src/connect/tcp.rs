@@ -1,4 +1,5 @@
-//! The default dialer: system resolver, happy eyeballs, `TCP_NODELAY`.
+//! The default dialer: system resolver (or overrides, or a resolver service), happy
+//! eyeballs, `TCP_NODELAY`, keep-alive and the local address.
 
 use std::future::Future;
 use std::io;
@@ -11,6 +12,8 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use super::dial::{Destination, DialError};
+use super::resolve::{Name, Resolver, interleave, no_addresses};
+use crate::error::BoxError;
 
 /// Opens TCP connections (Twisted's `HostnameEndpoint`).
 ///
@@ -20,6 +23,10 @@ use super::dial::{Destination, DialError};
 /// [`attempt_delay`](TcpDialer::attempt_delay), and the first connection to succeed wins.
 /// Connections have `TCP_NODELAY` set.
 ///
+/// [`resolve`](TcpDialer::resolve) pins a host to addresses (curl's `--resolve`,
+/// reqwest's `ClientBuilder::resolve`), [`resolver`](TcpDialer::resolver) puts any
+/// `tower::Service` from a [`Name`] to addresses in the system resolver's place.
+///
 /// The connect timeout is the connector's
 /// ([`Builder::connect_timeout`](super::Builder::connect_timeout)), so it applies to
 /// every dialer.
@@ -27,6 +34,9 @@ use super::dial::{Destination, DialError};
 pub struct TcpDialer {
     attempt_delay: Duration,
     nodelay: bool,
+    keepalive: Option<Duration>,
+    local_address: Option<IpAddr>,
+    resolver: Resolver,
 }
 
 impl Default for TcpDialer {
@@ -41,7 +51,78 @@ impl TcpDialer {
         TcpDialer {
             attempt_delay: Duration::from_millis(250),
             nodelay: true,
+            keepalive: None,
+            local_address: None,
+            resolver: Resolver::default(),
         }
+    }
+
+    /// Connects to `addr` for `host` instead of resolving it (curl's `--resolve`,
+    /// reqwest's `resolve`). Matched without regard to case or a trailing dot; an IDN
+    /// host may be given as its A-label (`xn--bcher-kva.example`) or in Unicode, which
+    /// is converted. The port of `addr` is used unless it is 0, which keeps the
+    /// request's port (reqwest always keeps the request's port).
+    pub fn resolve(self, host: &str, addr: SocketAddr) -> TcpDialer {
+        self.resolve_to_addrs(host, &[addr])
+    }
+
+    /// Connects to `addrs` for `host`, tried in order with happy eyeballs, instead of
+    /// resolving it. See [`resolve`](TcpDialer::resolve).
+    pub fn resolve_to_addrs(mut self, host: &str, addrs: &[SocketAddr]) -> TcpDialer {
+        let ascii = url::Host::parse(host)
+            .map(|h| h.to_string())
+            .unwrap_or_else(|_| host.to_owned());
+        self.resolver.set_override(&ascii, addrs);
+        self
+    }
+
+    /// Resolves names with `resolver` instead of the system resolver: any
+    /// `tower::Service` from a [`Name`] to addresses (their ports are replaced by the
+    /// request's). IP addresses and [`resolve`](TcpDialer::resolve) overrides do not
+    /// reach it. Its error fails the dial as a resolve error
+    /// ([`is_resolve()`](crate::Error::is_resolve)).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use towline::connect::{Name, TcpDialer};
+    ///
+    /// let fixed = tower::service_fn(|name: Name| async move {
+    ///     let addrs: Vec<SocketAddr> = match name.as_str() {
+    ///         "api.test" => vec!["127.0.0.1:0".parse()?],
+    ///         _ => vec![],
+    ///     };
+    ///     Ok::<_, towline::BoxError>(addrs)
+    /// });
+    /// let dialer = TcpDialer::new().resolver(fixed);
+    /// ```
+    pub fn resolver<S, A>(mut self, resolver: S) -> TcpDialer
+    where
+        S: Service<Name, Response = A> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        A: IntoIterator<Item = SocketAddr>,
+    {
+        self.resolver.set_custom(resolver);
+        self
+    }
+
+    /// Sends from `addr`: each connection is bound to it before connecting. Addresses
+    /// of the other IP family are not tried (their attempts fail), so that no
+    /// connection leaves from another address. `None` lets the system choose.
+    ///
+    /// Default is `None`.
+    pub fn local_address(mut self, addr: impl Into<Option<IpAddr>>) -> TcpDialer {
+        self.local_address = addr.into();
+        self
+    }
+
+    /// Turns on TCP keep-alive with probes after `idle` without traffic (`SO_KEEPALIVE`
+    /// and `TCP_KEEPIDLE`); `None` leaves it off.
+    ///
+    /// Default is `None`.
+    pub fn tcp_keepalive(mut self, idle: impl Into<Option<Duration>>) -> TcpDialer {
+        self.keepalive = idle.into();
+        self
     }
 
     /// How long an attempt may run before the next address is tried beside it.
@@ -76,7 +157,9 @@ impl Service<Destination> for TcpDialer {
     fn call(&mut self, dst: Destination) -> TcpConnecting {
         let this = self.clone();
         Box::pin(async move {
-            let addrs = resolve(dst.host(), dst.port())
+            let addrs = this
+                .resolver
+                .lookup(dst.host(), dst.port())
                 .await
                 .map_err(|e| DialError::resolve(&dst, e))?;
             trace!(
@@ -85,17 +168,52 @@ impl Service<Destination> for TcpDialer {
                 addresses = addrs.len(),
                 "resolved"
             );
-            let stream = happy_eyeballs(addrs, this.attempt_delay)
-                .await
+            let local = this.local_address;
+            let stream = race(addrs, this.attempt_delay, |addr| {
+                Box::pin(connect(addr, local))
+            })
+            .await
+            .map_err(|e| DialError::connect(&dst, e))?;
+            this.configure(&stream)
                 .map_err(|e| DialError::connect(&dst, e))?;
-            if this.nodelay {
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| DialError::connect(&dst, e))?;
-            }
             Ok(stream)
         })
     }
+}
+
+impl TcpDialer {
+    /// Sets the socket options on a new connection.
+    fn configure(&self, stream: &TcpStream) -> io::Result<()> {
+        if self.nodelay {
+            stream.set_nodelay(true)?;
+        }
+        if let Some(idle) = self.keepalive {
+            let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+            socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to `addr`, from `local` when given (an address of the other family fails
+/// the attempt rather than leave from elsewhere).
+async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let Some(local) = local else {
+        return TcpStream::connect(addr).await;
+    };
+    if local.is_ipv4() != addr.is_ipv4() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("{addr} is not reachable from the local address {local}"),
+        ));
+    }
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
 }
 
 /// Resolves `host` with the system resolver on tokio's blocking threads (an IP literal
@@ -106,36 +224,16 @@ pub(crate) async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>
     }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
     if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name resolved to no addresses",
-        ));
+        return Err(no_addresses());
     }
     Ok(interleave(addrs))
-}
-
-/// Orders addresses as RFC 8305 §4 asks: alternate families, starting with the family
-/// of the resolver's first answer, each family in the resolver's order.
-fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    let first_v6 = addrs.first().is_some_and(SocketAddr::is_ipv6);
-    let (preferred, other): (Vec<_>, Vec<_>) =
-        addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
-    let mut out = Vec::with_capacity(preferred.len() + other.len());
-    let mut a = preferred.into_iter();
-    let mut b = other.into_iter();
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => break,
-            (x, y) => out.extend(x.into_iter().chain(y)),
-        }
-    }
-    out
 }
 
 type Attempt<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send>>;
 
 /// Races connection attempts to `addrs`, starting a new one every `delay` or as soon as
 /// one fails; the first success wins and drops (closes) the others.
+#[cfg(test)]
 async fn happy_eyeballs(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<TcpStream> {
     race(addrs, delay, |addr| Box::pin(TcpStream::connect(addr))).await
 }
