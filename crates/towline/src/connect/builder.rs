@@ -16,6 +16,56 @@ pub struct Builder {
     #[cfg(feature = "tls")]
     tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
     h2c: bool,
+    http1_only: bool,
+    #[cfg(feature = "http2")]
+    http2: Http2Settings,
+}
+
+/// HTTP/2 connection settings (keep-alive pings, flow-control windows).
+#[cfg(feature = "http2")]
+#[derive(Clone, Debug)]
+pub(super) struct Http2Settings {
+    keep_alive_interval: Option<Duration>,
+    keep_alive_timeout: Duration,
+    keep_alive_while_idle: bool,
+    initial_stream_window: Option<u32>,
+    initial_connection_window: Option<u32>,
+    adaptive_window: bool,
+}
+
+#[cfg(feature = "http2")]
+impl Default for Http2Settings {
+    fn default() -> Http2Settings {
+        Http2Settings {
+            keep_alive_interval: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            keep_alive_while_idle: false,
+            initial_stream_window: None,
+            initial_connection_window: None,
+            adaptive_window: false,
+        }
+    }
+}
+
+#[cfg(feature = "http2")]
+impl Http2Settings {
+    /// Applies the settings to hyper's HTTP/2 handshake.
+    pub(super) fn configure(
+        &self,
+        builder: &mut hyper::client::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    ) {
+        if let Some(interval) = self.keep_alive_interval {
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(interval)
+                .keep_alive_timeout(self.keep_alive_timeout)
+                .keep_alive_while_idle(self.keep_alive_while_idle);
+        }
+        builder
+            .initial_stream_window_size(self.initial_stream_window)
+            .initial_connection_window_size(self.initial_connection_window)
+            .adaptive_window(self.adaptive_window);
+    }
 }
 
 impl fmt::Debug for Builder {
@@ -30,6 +80,7 @@ impl fmt::Debug for Builder {
             .field("max_headers", &self.max_headers)
             .field("record_request_heads", &self.record_request_heads)
             .field("http2_prior_knowledge", &self.h2c)
+            .field("http1_only", &self.http1_only)
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +111,79 @@ impl Builder {
             #[cfg(feature = "tls")]
             tls: None,
             h2c: false,
+            http1_only: false,
+            #[cfg(feature = "http2")]
+            http2: Http2Settings::default(),
         }
+    }
+
+    /// Speaks HTTP/1.1 only: TLS offers only `http/1.1` by ALPN and
+    /// [`http2_prior_knowledge`](Builder::http2_prior_knowledge) is ignored (reqwest's
+    /// `http1_only`).
+    ///
+    /// Default is `false`.
+    pub fn http1_only(mut self, on: bool) -> Builder {
+        self.http1_only = on;
+        self
+    }
+
+    /// Sends an HTTP/2 PING every `interval` to keep a connection alive and find one
+    /// that died silently; `None` sends none. A PING not answered within
+    /// [`http2_keep_alive_timeout`](Builder::http2_keep_alive_timeout) closes the
+    /// connection.
+    ///
+    /// Default is `None`.
+    #[cfg(feature = "http2")]
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Builder {
+        self.http2.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long to wait for a keep-alive PING's answer before closing the connection.
+    ///
+    /// Default is 20 seconds (hyper's).
+    #[cfg(feature = "http2")]
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Builder {
+        self.http2.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Whether keep-alive PINGs are sent while no request is open on the connection.
+    ///
+    /// Default is `false`.
+    #[cfg(feature = "http2")]
+    pub fn http2_keep_alive_while_idle(mut self, on: bool) -> Builder {
+        self.http2.keep_alive_while_idle = on;
+        self
+    }
+
+    /// The HTTP/2 flow-control window of each stream (`SETTINGS_INITIAL_WINDOW_SIZE`);
+    /// `None` keeps hyper's default (2 MiB).
+    #[cfg(feature = "http2")]
+    pub fn http2_initial_stream_window_size(mut self, bytes: impl Into<Option<u32>>) -> Builder {
+        self.http2.initial_stream_window = bytes.into();
+        self
+    }
+
+    /// The HTTP/2 flow-control window of the whole connection; `None` keeps hyper's
+    /// default (5 MiB).
+    #[cfg(feature = "http2")]
+    pub fn http2_initial_connection_window_size(
+        mut self,
+        bytes: impl Into<Option<u32>>,
+    ) -> Builder {
+        self.http2.initial_connection_window = bytes.into();
+        self
+    }
+
+    /// Sizes the HTTP/2 windows from the measured bandwidth-delay product (BDP),
+    /// overriding the two window settings.
+    ///
+    /// Default is `false`.
+    #[cfg(feature = "http2")]
+    pub fn http2_adaptive_window(mut self, on: bool) -> Builder {
+        self.http2.adaptive_window = on;
+        self
     }
 
     /// How to set up TLS for `https://` URIs: a [`TlsConfig`](crate::tls::TlsConfig)
@@ -245,7 +368,10 @@ impl Builder {
                 tls: self
                     .tls
                     .unwrap_or_else(|| Arc::new(crate::tls::TlsConfig::new())),
-                h2c: self.h2c,
+                h2c: self.h2c && !self.http1_only,
+                http1_only: self.http1_only,
+                #[cfg(feature = "http2")]
+                http2: self.http2,
                 next_id: AtomicU64::new(0),
             }),
         }

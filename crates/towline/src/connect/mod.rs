@@ -220,6 +220,9 @@ struct Shared<D> {
     #[cfg(feature = "tls")]
     tls: Arc<dyn crate::tls::TlsPolicy>,
     h2c: bool,
+    http1_only: bool,
+    #[cfg(feature = "http2")]
+    http2: builder::Http2Settings,
     next_id: AtomicU64,
 }
 

@@ -6,7 +6,7 @@ use super::*;
 impl<D: Dial> Shared<D> {
     /// Whether a new connection for `key` could speak HTTP/2.
     pub(super) fn may_h2(&self, key: &Key) -> bool {
-        if !cfg!(feature = "http2") || !self.pool.config().persistent {
+        if !cfg!(feature = "http2") || self.http1_only || !self.pool.config().persistent {
             return false;
         }
         if matches!(key.route, Route::HttpProxy(_)) {
@@ -126,12 +126,11 @@ impl<D: Dial> Shared<D> {
         let failed = |e: hyper::Error| Error::new(Kind::Connect, Some(Box::new(e)));
         #[cfg(feature = "http2")]
         if self.may_h2(key) && (meta.alpn.as_deref() == Some(b"h2") || key.tls.is_none()) {
-            let (tx, conn) =
-                hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .max_header_list_size(self.head_limits.http2_bytes())
-                    .handshake::<_, Outgoing>(io)
-                    .await
-                    .map_err(failed)?;
+            let mut http2 =
+                hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+            http2.max_header_list_size(self.head_limits.http2_bytes());
+            self.http2.configure(&mut http2);
+            let (tx, conn) = http2.handshake::<_, Outgoing>(io).await.map_err(failed)?;
             let task = Box::pin(async move {
                 let _ = conn.await;
             });
@@ -218,13 +217,7 @@ impl<D: Dial> Shared<D> {
     ) -> Result<io::MaybeTls<D::Io>, Error> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &key.proxy_tls {
-            let mut config = tls.0.clone();
-            if config.alpn_protocols != [b"http/1.1".to_vec()] {
-                let mut only_h1 = (*config).clone();
-                only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
-                config = Arc::new(only_h1);
-            }
-            let handshake = tls_handshake(config, endpoint.host(), io);
+            let handshake = tls_handshake(only_http1(&tls.0), endpoint.host(), io);
             let stream = within(self.tls_handshake_timeout, handshake, |limit| {
                 connect_timed_out(
                     "the TLS handshake with the proxy (tls_handshake_timeout)",
@@ -265,7 +258,12 @@ impl<D: Dial> Shared<D> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &key.tls {
             let origin = origin(key);
-            let handshake = tls_handshake(tls.0.clone(), origin.host(), io);
+            let config = if self.http1_only {
+                only_http1(&tls.0)
+            } else {
+                tls.0.clone()
+            };
+            let handshake = tls_handshake(config, origin.host(), io);
             let stream = within(self.tls_handshake_timeout, handshake, |limit| {
                 connect_timed_out("the TLS handshake (tls_handshake_timeout)", limit)
             })
@@ -310,6 +308,17 @@ where
 /// The error of a connect or TLS handshake bound: `is_connect()` and `is_timeout()`.
 fn connect_timed_out(what: &'static str, limit: Duration) -> Error {
     Error::new(Kind::Connect, Some(Box::new(TimedOut::after(what, limit))))
+}
+
+/// `config` offering only `http/1.1` by ALPN (a copy, when it offers more).
+#[cfg(feature = "tls")]
+fn only_http1(config: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+    if config.alpn_protocols == [b"http/1.1".to_vec()] {
+        return config.clone();
+    }
+    let mut only_h1 = (**config).clone();
+    only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(only_h1)
 }
 
 /// A TLS handshake with `host` (its name or IP address) on `io`, verified by `config`.
