@@ -195,3 +195,26 @@ async fn http2_keep_alive_finds_a_dead_connection() {
     assert!(err.is_request(), "{report}");
     assert!(report.contains("keep-alive timed out"), "{report}");
 }
+
+#[tokio::test]
+async fn the_clients_dialer_settings_reach_the_wire() {
+    let server = echo_host().await;
+    let local: std::net::IpAddr = "127.0.0.2".parse().expect("ip");
+    let client = towline::Client::builder()
+        .resolve("bücher.example", server.addr())
+        .local_address(local)
+        .tcp_keepalive(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let response = client
+        .get("http://bücher.example/")
+        .send()
+        .await
+        .expect("fetched");
+    assert_eq!(response.remote_addr(), Some(server.addr()));
+    assert_eq!(
+        response.text().await.expect("body"),
+        "xn--bcher-kva.example"
+    );
+    assert_eq!(server.peer_addr(0).map(|a| a.ip()), Some(local));
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 
+use super::decoding::Codecs;
 use super::{Client, Shared, stack};
 use crate::connect::{self, Connector};
 use crate::error::Error;
@@ -60,7 +61,8 @@ impl crate::redirect::Policy for ClientPolicy {
 
 /// Configures and builds a [`Client`]. Every setter says its default.
 pub struct ClientBuilder {
-    connector: connect::Builder,
+    pub(super) connector: connect::Builder,
+    pub(super) dialer: connect::TcpDialer,
     default_headers: HeaderMap,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
@@ -70,9 +72,9 @@ pub struct ClientBuilder {
     max_redirects: usize,
     https_downgrade: bool,
     sensitive_headers: Vec<HeaderName>,
-    decompress: Codecs,
+    pub(super) decompress: Codecs,
     #[cfg(feature = "tls")]
-    tls: Option<Result<crate::tls::TlsConfig, Error>>,
+    pub(super) tls: Option<Result<crate::tls::TlsConfig, Error>>,
     #[cfg(feature = "cookies")]
     cookies: Option<crate::cookie::Jar>,
     #[cfg(feature = "proxy")]
@@ -113,6 +115,7 @@ impl ClientBuilder {
         );
         ClientBuilder {
             connector: Connector::builder(),
+            dialer: connect::TcpDialer::new(),
             default_headers,
             timeout: None,
             read_timeout: None,
@@ -144,62 +147,6 @@ impl ClientBuilder {
     ) -> Self {
         self.connector = configure(self.connector);
         self
-    }
-
-    /// Whether connections are kept for reuse. Default is `true`.
-    pub fn persistent(self, on: bool) -> Self {
-        self.connector(|c| c.persistent(on))
-    }
-
-    /// How many idle connections to keep per host. Default is 32.
-    pub fn max_idle_per_host(self, n: usize) -> Self {
-        self.connector(|c| c.max_idle_per_host(n))
-    }
-
-    /// How long an idle connection is kept; `None` keeps it until the server closes
-    /// it. Default is 90 seconds.
-    pub fn pool_idle_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
-        let timeout = timeout.into();
-        self.connector(|c| c.idle_timeout(timeout))
-    }
-
-    /// The most connections open at once to one host; `None` sets no limit. Default is
-    /// `None`.
-    pub fn max_connections_per_host(self, n: impl Into<Option<usize>>) -> Self {
-        let n = n.into();
-        self.connector(|c| c.max_connections_per_host(n))
-    }
-
-    /// How long resolving and dialing a host may take, every address tried (happy
-    /// eyeballs) together; `None` waits as long as the dialer. Its error is
-    /// [`is_connect()`](Error::is_connect) and [`is_timeout()`](Error::is_timeout).
-    /// See [`connect::Builder::connect_timeout`].
-    ///
-    /// Default is 30 seconds.
-    pub fn connect_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
-        let timeout = timeout.into();
-        self.connector(|c| c.connect_timeout(timeout))
-    }
-
-    /// How long each TLS handshake (with the origin, or an `https://` proxy) may take;
-    /// `None` waits as long as the server. Its error is
-    /// [`is_connect()`](Error::is_connect) and [`is_timeout()`](Error::is_timeout).
-    ///
-    /// Default is 10 seconds.
-    pub fn tls_handshake_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
-        let timeout = timeout.into();
-        self.connector(|c| c.tls_handshake_timeout(timeout))
-    }
-
-    /// How long the handshake with a proxy (`CONNECT`, or SOCKS5) may take once it is
-    /// dialed; `None` waits as long as the proxy. Its error is
-    /// [`is_connect()`](Error::is_connect), [`is_proxy()`](Error::is_proxy) and
-    /// [`is_timeout()`](Error::is_timeout).
-    ///
-    /// Default is 10 seconds.
-    pub fn proxy_handshake_timeout(self, timeout: impl Into<Option<Duration>>) -> Self {
-        let timeout = timeout.into();
-        self.connector(|c| c.proxy_handshake_timeout(timeout))
     }
 
     /// How long a whole request may take, from sending it to the end of its response
@@ -376,141 +323,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether the decompression layer is in the stack at all. Off, no
-    /// `Accept-Encoding` is offered and every body is handed back as the server sent
-    /// it, whatever [`gzip`](Self::gzip), [`deflate`](Self::deflate), `br` and `zstd`
-    /// say. On, each of those switches decides for its own coding only.
-    ///
-    /// Default is `true`.
-    pub fn decompression(mut self, on: bool) -> Self {
-        self.decompress.on = on;
-        self
-    }
-
-    /// Whether gzip bodies are decoded (and `gzip` offered in `Accept-Encoding`).
-    /// Affects gzip only.
-    ///
-    /// Default is `true`.
-    pub fn gzip(mut self, on: bool) -> Self {
-        self.decompress.gzip = on;
-        self
-    }
-
-    /// Whether deflate bodies are decoded (and `deflate` offered). Affects deflate
-    /// only.
-    ///
-    /// Default is `true`.
-    pub fn deflate(mut self, on: bool) -> Self {
-        self.decompress.deflate = on;
-        self
-    }
-
-    /// Whether brotli (`br`) bodies are decoded (and `br` offered). Affects brotli
-    /// only.
-    ///
-    /// Default is `true`.
-    #[cfg(feature = "br")]
-    pub fn br(mut self, on: bool) -> Self {
-        self.decompress.br = on;
-        self
-    }
-
-    /// Whether zstd bodies are decoded (and `zstd` offered). Affects zstd only.
-    ///
-    /// Default is `true`.
-    #[cfg(feature = "zstd")]
-    pub fn zstd(mut self, on: bool) -> Self {
-        self.decompress.zstd = on;
-        self
-    }
-
-    /// The most bytes a body may decode to, however it is read (streamed too); `None`
-    /// sets no limit. Buffered reads are capped by
-    /// [`max_response_body`](Self::max_response_body) either way, so a decompression
-    /// bomb read with `bytes()` stops there; this limit is for callers who stream
-    /// bodies to somewhere bounded and want decoding itself to stop.
-    ///
-    /// Default is `None`: a streamed body costs no memory, and a legitimate large
-    /// download served with a `Content-Encoding` must not fail.
-    pub fn decoded_limit(mut self, limit: impl Into<Option<u64>>) -> Self {
-        self.decompress.limit = limit.into();
-        self
-    }
-
-    /// Adjusts the decompression layer beyond the switches above: `configure` gets the
-    /// layer as they set it up and returns it changed, for instance with
-    /// [`max_codings`](crate::decompress::DecompressionLayer::max_codings) or a
-    /// [`decoder`](crate::decompress::DecompressionLayer::decoder) of your own. It is
-    /// not called when [`decompression(false)`](Self::decompression) is set. A second
-    /// call replaces the first.
-    ///
-    /// ```
-    /// use towline::decompress::DecompressionLayer;
-    ///
-    /// let client = towline::Client::builder()
-    ///     .decompression_with(|layer: DecompressionLayer| layer.max_codings(1))
-    ///     .build()
-    ///     .expect("a client");
-    /// # let _ = client;
-    /// ```
-    #[cfg(feature = "decompress")]
-    pub fn decompression_with<F>(mut self, configure: F) -> Self
-    where
-        F: Fn(crate::decompress::DecompressionLayer) -> crate::decompress::DecompressionLayer
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.decompress.configure = Some(Configure(std::sync::Arc::new(configure)));
-        self
-    }
-
-    /// The TLS configuration for every host, or a per-host policy.
-    ///
-    /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new): the bundled web PKI
-    /// roots, ALPN `h2` and `http/1.1`.
-    #[cfg(feature = "tls")]
-    pub fn tls(self, policy: impl crate::tls::TlsPolicy) -> Self {
-        self.connector(|c| c.tls(policy))
-    }
-
-    /// Builds the TLS configuration from a [`TlsConfigBuilder`](crate::tls::TlsConfigBuilder);
-    /// its errors are reported by [`build`](Self::build).
-    ///
-    /// Default is [`TlsConfig::new()`](crate::tls::TlsConfig::new).
-    #[cfg(feature = "tls")]
-    pub fn tls_config(mut self, builder: crate::tls::TlsConfigBuilder) -> Self {
-        self.tls = Some(builder.build());
-        self
-    }
-
-    /// Speaks HTTP/2 straight away on `http://` connections (h2c).
-    ///
-    /// Default is `false`.
-    #[cfg(feature = "http2")]
-    pub fn http2_prior_knowledge(self, on: bool) -> Self {
-        self.connector(|c| c.http2_prior_knowledge(on))
-    }
-
-    /// The largest response head accepted, in bytes, over HTTP/1.1 and HTTP/2 alike
-    /// (over HTTP/2 it is advertised as `SETTINGS_MAX_HEADER_LIST_SIZE`); see
-    /// [`connect::Builder::max_header_size`]. A larger head fails the request with an
-    /// error that is [`is_response()`](Error::is_response), its source a
-    /// [`ResponseHeadTooLarge`](crate::connect::ResponseHeadTooLarge).
-    ///
-    /// Default is 256 KiB (262,144 bytes).
-    pub fn max_header_size(self, bytes: usize) -> Self {
-        self.connector(|c| c.max_header_size(bytes))
-    }
-
-    /// The most header fields accepted in an HTTP/1.1 response; see
-    /// [`connect::Builder::max_headers`].
-    ///
-    /// Default is 1,000.
-    pub fn max_headers(self, n: usize) -> Self {
-        self.connector(|c| c.max_headers(n))
-    }
-
     /// Adds query parameter names whose values every `Display`, `Debug` and `tracing`
     /// field of this client shows as `***`, to the list it has (compared
     /// case-insensitively). Userinfo is always hidden. What is sent does not change.
@@ -545,13 +357,17 @@ impl ClientBuilder {
     }
 
     /// Builds the client, or reports the first invalid setting.
-    pub fn build(self) -> Result<Client, Error> {
-        self.build_with_dialer(connect::TcpDialer::new())
+    pub fn build(mut self) -> Result<Client, Error> {
+        let dialer = std::mem::take(&mut self.dialer);
+        self.build_with_dialer(dialer)
     }
 
     /// Builds the client on another [`Dial`](connect::Dial)er than TCP — a
     /// [`UnixDialer`](connect::UnixDialer), an in-memory pipe, your own endpoint
-    /// (Twisted's `Agent.usingEndpointFactory`). Every layer works as with [`build`](Self::build);
+    /// (Twisted's `Agent.usingEndpointFactory`). The settings of the TCP dialer
+    /// ([`resolve`](Self::resolve), [`dns_resolver`](Self::dns_resolver),
+    /// [`local_address`](Self::local_address), [`tcp_keepalive`](Self::tcp_keepalive),
+    /// [`tcp_nodelay`](Self::tcp_nodelay)) do not apply to another dialer. Every layer works as with [`build`](Self::build);
     /// TLS, when the URI is `https`, runs over the dialed stream.
     ///
     /// ```no_run
@@ -640,95 +456,4 @@ fn redirect_layer(
             .into_iter()
             .fold(layer, |layer, name| layer.sensitive_header(name)),
     )
-}
-
-/// The builder's decompression switches: the whole layer, then one per coding.
-#[derive(Clone, Debug)]
-#[cfg_attr(
-    not(all(feature = "decompress", feature = "gzip", feature = "deflate")),
-    allow(
-        dead_code,
-        reason = "a switch whose coding is not compiled in is never read"
-    )
-)]
-struct Codecs {
-    on: bool,
-    gzip: bool,
-    deflate: bool,
-    #[cfg(feature = "br")]
-    br: bool,
-    #[cfg(feature = "zstd")]
-    zstd: bool,
-    limit: Option<u64>,
-    #[cfg(feature = "decompress")]
-    configure: Option<Configure>,
-}
-
-/// The function given to [`ClientBuilder::decompression_with`].
-#[cfg(feature = "decompress")]
-#[derive(Clone)]
-struct Configure(
-    std::sync::Arc<
-        dyn Fn(crate::decompress::DecompressionLayer) -> crate::decompress::DecompressionLayer
-            + Send
-            + Sync,
-    >,
-);
-
-#[cfg(feature = "decompress")]
-impl fmt::Debug for Configure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Configure(..)")
-    }
-}
-
-impl Default for Codecs {
-    fn default() -> Codecs {
-        Codecs {
-            on: true,
-            gzip: true,
-            deflate: true,
-            #[cfg(feature = "br")]
-            br: true,
-            #[cfg(feature = "zstd")]
-            zstd: true,
-            limit: None,
-            #[cfg(feature = "decompress")]
-            configure: None,
-        }
-    }
-}
-
-impl Codecs {
-    /// The layer these switches describe, or `None` when decompression is off. Each
-    /// coding's switch goes to the layer as it is: turning gzip and deflate off leaves
-    /// br and zstd on.
-    #[cfg(feature = "decompress")]
-    fn layer(&self) -> Option<crate::decompress::DecompressionLayer> {
-        if !self.on {
-            return None;
-        }
-        #[allow(unused_mut)]
-        let mut layer = crate::decompress::DecompressionLayer::new().limit(self.limit);
-        #[cfg(feature = "gzip")]
-        {
-            layer = layer.gzip(self.gzip);
-        }
-        #[cfg(feature = "deflate")]
-        {
-            layer = layer.deflate(self.deflate);
-        }
-        #[cfg(feature = "br")]
-        {
-            layer = layer.br(self.br);
-        }
-        #[cfg(feature = "zstd")]
-        {
-            layer = layer.zstd(self.zstd);
-        }
-        if let Some(Configure(configure)) = &self.configure {
-            layer = configure(layer);
-        }
-        Some(layer)
-    }
 }

@@ -102,6 +102,8 @@
 
 mod body;
 mod builder;
+mod connection;
+mod decoding;
 mod request;
 mod response;
 mod stack;
