@@ -84,7 +84,9 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
     // -v prints each hop's request as it was sent, layers' headers included.
     builder = builder.connector(|c| c.record_request_heads(verbose.is_on()));
     let log = verbose.dial_log();
-    let client = match (&args.unix_socket, verbose.is_on()) {
+    // The dialer notes connections for -v, and counts and times them for -w.
+    let noted = verbose.is_on() || args.write_out.is_some();
+    let client = match (&args.unix_socket, noted) {
         (Some(path), false) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
         (Some(path), true) => {
             builder.build_with_dialer(log.wrap(towline::connect::UnixDialer::new(path)))

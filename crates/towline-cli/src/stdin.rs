@@ -1,0 +1,71 @@
+//! `-T -`: stdin as a request body of unknown length, read as the connection asks
+//! for it (sent with chunked coding), never held whole.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::Frame;
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// How much of stdin one frame holds at most.
+const CHUNK: usize = 64 * 1024;
+
+/// Stdin, frame by frame, until its end.
+pub(crate) struct StdinBody {
+    stdin: tokio::io::Stdin,
+    done: bool,
+}
+
+impl std::fmt::Debug for StdinBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdinBody")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StdinBody {
+    pub(crate) fn new() -> StdinBody {
+        StdinBody {
+            stdin: tokio::io::stdin(),
+            done: false,
+        }
+    }
+}
+
+impl http_body::Body for StdinBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let mut buf = vec![0u8; CHUNK];
+        let mut read = ReadBuf::new(&mut buf);
+        match Pin::new(&mut self.stdin).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => {
+                self.done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                if n == 0 {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                buf.truncate(n);
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}
