@@ -385,23 +385,35 @@ pub(crate) fn url_for(template: &Template, uri: &Uri) -> Result<Uri, Failure> {
     parse_url(&text)
 }
 
-/// -G's data as query text: printable ASCII as it is (curl sends the data unchanged),
-/// any other byte percent-encoded so that the URL stays valid.
+/// -G's data as query text, as curl 7.88 appends it: printable ASCII as it is, any
+/// other byte percent-encoded, and every `%XX` escape in lower case (`%2F` becomes
+/// `%2f`; the URL's own query is left as it is).
 fn query_text(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escape = bytes
+            .get(i + 1..i + 3)
+            .filter(|hex| b == b'%' && hex.iter().all(u8::is_ascii_hexdigit));
+        if let Some(hex) = escape {
+            out.push('%');
+            out.extend(hex.iter().map(|h| char::from(h.to_ascii_lowercase())));
+            i += 3;
+            continue;
+        }
         if b.is_ascii_graphic() {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push_str(&format!("%{b:02x}"));
         }
+        i += 1;
     }
     out
 }
 
-/// curl's URL encoding: `A-Za-z0-9-._~` as they are, every other byte as `%xx`
-/// (lower-case hex, as curl 7.88's `--data-urlencode` writes it); a space is `+`
-/// when `plus` (form data), else `%20`.
+/// curl's URL encoding (`curl_easy_escape`): `A-Za-z0-9-._~` as they are, every
+/// other byte as `%XX`; a space is `+` when `plus` (curl's --data-urlencode turns
+/// `%20` into `+`), else `%20`.
 pub(crate) fn encode_component(bytes: &[u8], plus: bool) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
@@ -410,7 +422,7 @@ pub(crate) fn encode_component(bytes: &[u8], plus: bool) -> String {
                 out.push(char::from(b));
             }
             b' ' if plus => out.push('+'),
-            _ => out.push_str(&format!("%{b:02x}")),
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
@@ -531,6 +543,19 @@ mod tests {
         ] {
             assert_eq!(ok(bad), Err(code::URL_MALFORMED), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn data_is_encoded_as_curl_encodes_it() {
+        assert_eq!(
+            encode_component("a b+/é~".as_bytes(), true),
+            "a+b%2B%2F%C3%A9~"
+        );
+        assert_eq!(encode_component(b"a b", false), "a%20b");
+        assert_eq!(query_text(b"a=%2F%C3&b=x y%zz"), "a=%2f%c3&b=x%20y%zz");
+        assert_eq!(url_encoded("n=a b").ok(), Some(b"n=a+b".to_vec()));
+        assert_eq!(url_encoded("=a=b").ok(), Some(b"a%3Db".to_vec()));
+        assert_eq!(url_encoded("just text").ok(), Some(b"just+text".to_vec()));
     }
 
     #[test]

@@ -334,10 +334,10 @@ fn value(var: Var, m: &Metrics) -> String {
         Var::RedirectUrl => shown(m.redirect_url.as_ref()),
         Var::RemoteIp => m.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
         Var::RemotePort => m.remote.map_or(0, |a| a.port()).to_string(),
+        // Known once a response came, as in curl.
         Var::Scheme => m
             .effective
             .as_ref()
-            .or(m.url.as_ref())
             .and_then(Uri::scheme_str)
             .map(str::to_ascii_uppercase)
             .unwrap_or_default(),
@@ -385,7 +385,7 @@ fn json_string(text: &str) -> String {
 /// of its values, one name a line.
 fn header_json(headers: Option<&HeaderMap>) -> String {
     let Some(headers) = headers else {
-        return "{}".to_owned();
+        return "{\n}".to_owned();
     };
     let mut lines = Vec::new();
     for name in headers.keys() {
@@ -471,7 +471,7 @@ mod tests {
         headers.append("content-type", http::HeaderValue::from_static("text/plain"));
         headers.append("x-a", http::HeaderValue::from_static("2\""));
         let m = Metrics {
-            url: Some(Uri::from_static("http://u:pw@127.0.0.1:8/a?token=x&b=1")),
+            effective: Some(Uri::from_static("http://u:pw@127.0.0.1:8/a?token=x&b=1")),
             status: Some(204),
             version: Some(Version::HTTP_11),
             headers: Some(headers),

@@ -183,7 +183,7 @@ async fn data_urlencode_is_posted_with_the_other_data() {
     );
     assert_eq!(
         String::from_utf8_lossy(&req.body),
-        "raw=a b&enc=a+b%2bc&plain"
+        "raw=a b&enc=a+b%2Bc&plain"
     );
 }
 
