@@ -233,7 +233,8 @@ pub(crate) fn template(cli: &Cli) -> Result<Template, Failure> {
         None if body.is_some() => Method::POST,
         None => Method::GET,
     };
-    let json = cli.data.iter().any(|d| matches!(d, Data::Json(_))) && !args.get;
+    // curl keeps --json's headers with -G too.
+    let json = cli.data.iter().any(|d| matches!(d, Data::Json(_)));
 
     let mut set = HeaderMap::new();
     let mut removed: Vec<HeaderName> = Vec::new();

@@ -142,16 +142,23 @@ async fn exchange(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let (Some(max), Some(len)) = (ctx.max_filesize, declared) {
-        if len > max {
-            return Err(too_big(max));
-        }
-    }
     let failed_with_body = ctx.fail_with_body && status.as_u16() >= 400;
 
+    // Checked after the head that -i and -I write, as curl does, and before any of
+    // the body (and before the output file is created, when there is no head).
+    let too_large = ctx
+        .max_filesize
+        .filter(|&max| declared.is_some_and(|len| len > max));
+    let with_head = ctx.include || ctx.head_only;
+    if let (Some(max), false) = (too_large, with_head) {
+        return Err(too_big(max));
+    }
     let mut sink = Sink::open(target)?;
-    if ctx.include || ctx.head_only {
+    if with_head {
         sink.write(&heads(&response))?;
+    }
+    if let Some(max) = too_large {
+        return Err(too_big(max));
     }
     if ctx.head_only || t.method == Method::HEAD {
         return if failed_with_body {

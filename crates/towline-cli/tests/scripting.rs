@@ -424,6 +424,24 @@ async fn max_filesize_fails_with_63() {
     run.assert_code(63);
     assert!(run.stdout.len() <= 5 * 1024, "{}", run.stdout.len());
     assert!(body.starts_with(&run.stdout));
+    // With -i the head is written first, as curl does; no -o file is made without it.
+    let run = towline(&["-s", "-i", "--max-filesize", "10", &server.url("/sized")]).await;
+    run.assert_code(63);
+    assert!(run.stdout_text().starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(run.stdout_text().ends_with("\r\n\r\n"));
+    let dir = TempDir::new("max-filesize");
+    let out = dir.file("out.bin");
+    let run = towline(&[
+        "-s",
+        "--max-filesize",
+        "10",
+        "-o",
+        &out,
+        &server.url("/sized"),
+    ])
+    .await;
+    run.assert_code(63);
+    assert!(!std::path::Path::new(&out).exists());
     // At the limit: fine.
     let run = towline(&["-s", "--max-filesize", "10000", &server.url("/chunked")]).await;
     run.assert_code(0);
