@@ -61,6 +61,9 @@ pub(crate) fn parse(arg: &str, quiet: bool) -> Result<FormPart, Failure> {
         let after = after.trim_start();
         if let Some(v) = after.strip_prefix("type=") {
             let (v, r) = word(v);
+            if v.trim().is_empty() {
+                return Err(bad("an empty type="));
+            }
             part.content_type = Some(v);
             rest = r;
         } else if let Some(v) = after.strip_prefix("filename=") {
@@ -238,6 +241,10 @@ mod tests {
     fn bad_arguments_are_usage_or_read_errors() {
         assert_eq!(parse("novalue", true).map_err(|f| f.code), Err(code::USAGE));
         assert_eq!(parse("a=@", true).map_err(|f| f.code), Err(code::USAGE));
+        assert_eq!(
+            parse("a=1;type=", true).map_err(|f| f.code),
+            Err(code::USAGE)
+        );
         assert_eq!(
             parse("a=@/nonexistent/towline", true).map_err(|f| f.code),
             Err(code::READ_ERROR)

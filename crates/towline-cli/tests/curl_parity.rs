@@ -349,11 +349,14 @@ async fn same_request_bytes_as_curl_for_forms_queries_uploads_and_json() {
     assert!(ours.first().is_some_and(|r| r.chunked && r.method == "PUT"));
     assert_same(&ours, &theirs, &args);
 
-    // Usage errors exit alike (2), and nothing is sent.
+    // Usage errors exit alike (2), missing files too (26), and nothing is sent.
     for bad in [
         vec!["-F", "a=1", "-d", "b=2", "BASE/"],
         vec!["-F", "a=1", "-T", "/etc/hostname", "BASE/"],
         vec!["-f", "--fail-with-body", "BASE/"],
+        vec!["-F", "a=1;type=", "BASE/"],
+        vec!["-F", "a=@/nonexistent/towline", "BASE/"],
+        vec!["-T", "/nonexistent/towline", "BASE/"],
     ] {
         let mut args: Vec<String> = vec!["-s".into()];
         args.extend(bad.iter().map(|s| (*s).to_owned()));
