@@ -17,7 +17,9 @@ use crate::exit::{Failure, code};
 /// One `-F` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct FormPart {
+    /// The part's name, before the `=`.
     pub(crate) name: String,
+    /// Its bytes.
     pub(crate) content: Content,
     /// `;type=`.
     pub(crate) content_type: Option<String>,
@@ -34,7 +36,8 @@ pub(crate) enum Content {
     File(PathBuf),
     /// `name=<file`: the file's contents, as a text part.
     FileText(PathBuf),
-    /// `name=@-` or `name=<-`: stdin, read when the command line is checked.
+    /// `name=@-` or `name=<-`: stdin, read when the command line is checked, and
+    /// whether it is a file part (`@-`).
     Stdin(Vec<u8>, bool),
 }
 
@@ -204,6 +207,7 @@ pub(crate) async fn build(parts: &[FormPart]) -> Result<Form, Failure> {
     Ok(form)
 }
 
+/// A file streamed from disk, its length known; curl's 26 when it cannot be opened.
 async fn open(path: &Path) -> Result<towline::Body, Failure> {
     towline::Body::from_path(path).await.map_err(|e| {
         Failure::new(

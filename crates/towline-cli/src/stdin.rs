@@ -26,6 +26,7 @@ impl std::fmt::Debug for StdinBody {
 }
 
 impl StdinBody {
+    /// This process's stdin, not read yet.
     pub(crate) fn new() -> StdinBody {
         StdinBody {
             stdin: tokio::io::stdin(),

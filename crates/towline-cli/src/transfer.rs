@@ -59,6 +59,7 @@ pub(crate) async fn run(
     result
 }
 
+/// The transfer itself: the request, the response head, the body to its output.
 async fn exchange(
     ctx: &Context,
     uri: &Uri,
@@ -229,6 +230,7 @@ fn note_response(response: &Response, metrics: &mut Metrics, ctx: &Context, star
 struct Limits<'a> {
     /// `--max-filesize`.
     max: Option<u64>,
+    /// The URL, for the error of a broken body.
     uri: &'a Uri,
 }
 

@@ -22,46 +22,63 @@ pub(crate) struct Metrics {
     pub(crate) url: Option<Uri>,
     /// The URL of the last request, after redirects.
     pub(crate) effective: Option<Uri>,
+    /// The method of the last request (after a redirect that changed it).
     pub(crate) method: Option<Method>,
+    /// The final response's status.
     pub(crate) status: Option<u16>,
+    /// The final response's HTTP version.
     pub(crate) version: Option<Version>,
     /// The final response's headers.
     pub(crate) headers: Option<HeaderMap>,
+    /// Redirects followed.
     pub(crate) num_redirects: usize,
+    /// New connections the transfer opened.
     pub(crate) num_connects: usize,
     /// Body bytes written (decoded, with `--compressed`).
     pub(crate) size_download: u64,
     /// Request body bytes, when known.
     pub(crate) size_upload: u64,
+    /// The server's (or the proxy's) address.
     pub(crate) remote: Option<SocketAddr>,
+    /// The connection's local address.
     pub(crate) local: Option<SocketAddr>,
     /// When the last new connection of the transfer was made.
     pub(crate) time_connect: Option<Duration>,
     /// When the response head arrived.
     pub(crate) time_starttransfer: Option<Duration>,
+    /// The whole transfer, body included.
     pub(crate) time_total: Duration,
     /// Where a 3xx not followed points to.
     pub(crate) redirect_url: Option<Uri>,
     /// The `-o`/`-O` file, if any.
     pub(crate) filename: Option<String>,
+    /// Whether the last request went over https.
     pub(crate) https: bool,
+    /// curl's exit code for the transfer.
     pub(crate) exitcode: u8,
+    /// Why the transfer failed, or nothing.
     pub(crate) errormsg: String,
 }
 
 /// One piece of the format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
+    /// Text as it is, escapes already read.
     Text(String),
+    /// `%{name}`.
     Var(Var),
+    /// `%header{name}`, the name in lower case.
     Header(String),
     /// `%{json}`: every variable as one JSON object.
     Json,
+    /// `%{stderr}`: what follows goes to stderr.
     ToStderr,
+    /// `%{stdout}`: what follows goes to stdout.
     ToStdout,
 }
 
-/// The variables towline knows, in the order `%{json}` lists them.
+/// The variables towline knows, named as in curl (see [`VARS`]).
+#[allow(missing_docs)] // each is curl's variable of the same name
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Var {
     ContentType,
@@ -97,6 +114,7 @@ enum Var {
     UrlEffective,
 }
 
+/// Each variable's name, in the order `%{json}` lists them.
 const VARS: &[(&str, Var)] = &[
     ("content_type", Var::ContentType),
     ("errormsg", Var::ErrorMsg),
@@ -203,6 +221,8 @@ impl WriteOut {
     }
 }
 
+/// Reads a format into pieces; an unknown `%{name}` is reported (unless `quiet`)
+/// and dropped, a `%` or `\` that starts nothing known is kept as text.
 fn parse(text: &str, quiet: bool) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut literal = String::new();
@@ -276,15 +296,18 @@ fn parse(text: &str, quiet: bool) -> Vec<Piece> {
     pieces
 }
 
+/// A URL as towline shows URLs: userinfo and secret query values as `***`.
 fn shown(uri: Option<&Uri>) -> String {
     uri.map(|u| towline::redact::Redaction::new().uri(u).to_string())
         .unwrap_or_default()
 }
 
+/// Seconds with six decimals, as curl writes its times; 0 when not known.
 fn seconds(d: Option<Duration>) -> String {
     format!("{:.6}", d.unwrap_or_default().as_secs_f64())
 }
 
+/// Bytes per second over `time`, whole, as curl writes its speeds.
 fn per_second(bytes: u64, time: Duration) -> u64 {
     let secs = time.as_secs_f64();
     if secs > 0.0 {

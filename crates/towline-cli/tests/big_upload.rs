@@ -102,6 +102,7 @@ async fn upload(args: &[&OsStr]) -> Seen {
     seen.await.expect("the sink")
 }
 
+/// A 1 GiB file that takes no disk space and reads as zeros.
 fn sparse_file(dir: &TempDir) -> std::path::PathBuf {
     let path = dir.path().join("big.bin");
     let file = std::fs::File::create(&path).expect("create");
