@@ -81,8 +81,11 @@ async fn run(cli: Cli, report: &Report) -> u8 {
         }
         Ok((ctx, transfers, jar, write_out)) => {
             let mut last = 0;
-            for (uri, target) in &transfers {
-                let mut metrics = Metrics::default();
+            for (urlnum, (uri, target)) in transfers.iter().enumerate() {
+                let mut metrics = Metrics {
+                    urlnum,
+                    ..Metrics::default()
+                };
                 last = match transfer::run(&ctx, uri, target, &mut metrics).await {
                     Ok(()) => 0,
                     Err(failure) => {

@@ -69,6 +69,10 @@ async fn exchange(
 ) -> Result<(), Failure> {
     let t = &ctx.template;
     metrics.url = Some(uri.clone());
+    metrics.referer = t
+        .headers
+        .get(http::header::REFERER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     metrics.method = Some(t.method.clone());
     metrics.https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
     if let Target::File(path) = target {

@@ -58,6 +58,10 @@ pub(crate) struct Metrics {
     pub(crate) exitcode: u8,
     /// Why the transfer failed, or nothing.
     pub(crate) errormsg: String,
+    /// The URL's place on the command line, from 0.
+    pub(crate) urlnum: usize,
+    /// The Referer header sent, if any.
+    pub(crate) referer: Option<String>,
 }
 
 /// One piece of the format.
@@ -77,8 +81,8 @@ enum Piece {
     ToStdout,
 }
 
-/// The variables towline knows, named as in curl (see [`VARS`]).
-#[allow(missing_docs)] // each is curl's variable of the same name
+/// The variables towline knows: each is curl's variable of the same name in snake
+/// case (see [`VARS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Var {
     ContentType,
@@ -95,6 +99,7 @@ enum Var {
     NumHeaders,
     NumRedirects,
     RedirectUrl,
+    Referer,
     RemoteIp,
     RemotePort,
     ResponseCode,
@@ -112,6 +117,7 @@ enum Var {
     TimeTotal,
     Url,
     UrlEffective,
+    UrlNum,
 }
 
 /// Each variable's name, in the order `%{json}` lists them.
@@ -130,6 +136,7 @@ const VARS: &[(&str, Var)] = &[
     ("num_headers", Var::NumHeaders),
     ("num_redirects", Var::NumRedirects),
     ("redirect_url", Var::RedirectUrl),
+    ("referer", Var::Referer),
     ("remote_ip", Var::RemoteIp),
     ("remote_port", Var::RemotePort),
     ("response_code", Var::ResponseCode),
@@ -147,6 +154,7 @@ const VARS: &[(&str, Var)] = &[
     ("time_total", Var::TimeTotal),
     ("url", Var::Url),
     ("url_effective", Var::UrlEffective),
+    ("urlnum", Var::UrlNum),
 ];
 
 /// A parsed `-w` format.
@@ -355,6 +363,7 @@ fn value(var: Var, m: &Metrics) -> String {
         Var::NumHeaders => m.headers.as_ref().map_or(0, HeaderMap::len).to_string(),
         Var::NumRedirects => m.num_redirects.to_string(),
         Var::RedirectUrl => shown(m.redirect_url.as_ref()),
+        Var::Referer => m.referer.clone().unwrap_or_default(),
         Var::RemoteIp => m.remote.map(|a| a.ip().to_string()).unwrap_or_default(),
         Var::RemotePort => m.remote.map_or(0, |a| a.port()).to_string(),
         // Known once a response came, as in curl.
@@ -380,6 +389,7 @@ fn value(var: Var, m: &Metrics) -> String {
         Var::TimeTotal => seconds(Some(m.time_total)),
         Var::Url => shown(m.url.as_ref()),
         Var::UrlEffective => shown(m.effective.as_ref().or(m.url.as_ref())),
+        Var::UrlNum => m.urlnum.to_string(),
     }
 }
 
@@ -452,10 +462,13 @@ fn json(m: &Metrics) -> String {
                 | Var::TimeRedirect
                 | Var::TimeStartTransfer
                 | Var::TimeTotal
+                | Var::UrlNum
         );
         let shown = match var {
             Var::HeaderJson => continue,
             _ if numeric => text.trim_start_matches('0').to_owned(),
+            // What is not known is null, as in curl's.
+            _ if text.is_empty() => "null".to_owned(),
             _ => json_string(&text),
         };
         let shown = match shown.as_str() {
@@ -517,5 +530,7 @@ mod tests {
         assert!(json.contains("\"http_code\":204"), "{json}");
         assert!(json.contains("\"response_code\":204"), "{json}");
         assert!(json.contains("\"time_total\":0.000000"), "{json}");
+        assert!(json.contains("\"errormsg\":null"), "{json}");
+        assert!(json.contains("\"urlnum\":0,"), "{json}");
     }
 }

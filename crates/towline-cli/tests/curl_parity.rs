@@ -385,6 +385,7 @@ async fn same_write_out_values_as_curl() {
                   %{size_download} %{size_upload} %{content_type} %{http_version} \
                   %{remote_ip} %{remote_port} %{num_connects} %{exitcode} %{scheme} \
                   %{method} %{redirect_url} %{num_headers} %header{content-type} \
+                  %{referer} %{urlnum} %{filename_effective} \
                   [%{header_json}] 100%% \\t\\n";
     let refused = format!("http://127.0.0.1:{}/x", refused_port());
     let cases: Vec<Vec<String>> = vec![
@@ -402,6 +403,13 @@ async fn same_write_out_values_as_curl() {
             server.url("/json"),
         ],
         vec![server.url("/json")],
+        vec![
+            "-e".into(),
+            "http://from.example/".into(),
+            server.url("/json"),
+        ],
+        // Two URLs: a line for each, urlnum counting.
+        vec![server.url("/json"), server.url("/r1")],
         vec!["-d".into(), "a=1&b=2".into(), server.url("/post")],
         vec!["-I".into(), server.url("/json")],
         vec![refused],
