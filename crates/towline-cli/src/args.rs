@@ -94,6 +94,22 @@ pub(crate) struct Args {
     #[arg(long = "fail-with-body", conflicts_with = "fail")]
     pub(crate) fail_with_body: bool,
 
+    /// Connect to ADDRESS for HOST:PORT instead of resolving HOST (several addresses,
+    /// comma-separated, are tried in turn). The URL, Host header and TLS name stay
+    /// HOST's. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDRESS", action = ArgAction::Append)]
+    pub(crate) resolve: Vec<String>,
+
+    /// Connect to HOST2:PORT2 for requests to HOST1:PORT1 (an empty field matches any
+    /// host or port, or keeps it). The URL, Host header and TLS name stay HOST1's.
+    /// Repeatable.
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST1:PORT1:HOST2:PORT2",
+        action = ArgAction::Append
+    )]
+    pub(crate) connect_to: Vec<String>,
+
     /// Follow redirects (Strict: GET and HEAD follow 301/302/307/308, 303 becomes
     /// GET; other methods get the 3xx back).
     #[arg(short = 'L', long = "location")]

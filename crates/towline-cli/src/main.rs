@@ -12,6 +12,7 @@ mod dial_log;
 mod exit;
 mod form;
 mod output;
+mod overrides;
 mod progress;
 mod request;
 mod stdin;

@@ -179,8 +179,8 @@ impl Received {
     }
 }
 
-/// Runs curl, then towline, with the same arguments (and stdin), each against its
-/// own fresh recording server; returns what each server received, in order, and
+/// Runs curl, then towline, with the same arguments (and stdin; `BASE` and `PORT`
+/// stand for the server's URL and port), each against its own fresh recording server; returns what each server received, in order, and
 /// checks that both exited alike.
 async fn requests_of_both(args: &[String], stdin: Option<&[u8]>) -> (Vec<Received>, Vec<Received>) {
     let mut received = Vec::new();
@@ -189,11 +189,15 @@ async fn requests_of_both(args: &[String], stdin: Option<&[u8]>) -> (Vec<Receive
         let server = TestServer::start(|_| Reply::text("ok")).await;
         let base = server.url("");
         let base = base.trim_end_matches('/');
+        let port = server.addr().port().to_string();
         let mut all: Vec<String> = Vec::new();
         if program == curl_bin() {
             all.push("-q".to_owned());
         }
-        all.extend(args.iter().map(|a| a.replace("BASE", base)));
+        all.extend(
+            args.iter()
+                .map(|a| a.replace("BASE", base).replace("PORT", &port)),
+        );
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let ran = run(&program, &all, None, stdin).await;
         // towline writes header names in lower case (README: -i, -I).
@@ -329,6 +333,18 @@ async fn same_request_bytes_as_curl_for_forms_queries_uploads_and_json() {
             "-e".into(),
             "http://from.example/a;auto".into(),
             "BASE/r".into(),
+        ],
+        // --resolve and --connect-to: the name in the URL and in Host, the
+        // connection to the server.
+        vec![
+            "--resolve".into(),
+            "name.example.test:PORT:127.0.0.1".into(),
+            "http://name.example.test:PORT/n".into(),
+        ],
+        vec![
+            "--connect-to".into(),
+            "moved.example.test:80:127.0.0.1:PORT".into(),
+            "http://moved.example.test/m".into(),
         ],
     ];
     for args in cases {

@@ -468,3 +468,81 @@ async fn fail_with_body_writes_the_body_and_exits_22() {
     run.assert_code(0);
     assert_eq!(run.stdout_text(), "ok");
 }
+
+// ---------------------------------------------------------------------------------
+// --resolve, --connect-to
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_and_connect_to_change_only_where_the_connection_goes() {
+    let server = recorder().await;
+    let port = server.addr().port();
+    // 127.0.0.2 is loopback too, but nothing listens there: the next address is tried.
+    let run = towline(&[
+        "-s",
+        "--resolve",
+        &format!("api.example.test:{port}:127.0.0.2,127.0.0.1"),
+        "-w",
+        "%{remote_ip}",
+        &format!("http://api.example.test:{port}/r"),
+    ])
+    .await;
+    run.assert_code(0);
+    assert_eq!(run.stdout_text(), "ok127.0.0.1");
+    let run = towline(&[
+        "-s",
+        "--connect-to",
+        &format!("other.test:80:127.0.0.1:{port}"),
+        "http://other.test/c",
+    ])
+    .await;
+    run.assert_code(0);
+    let hosts: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.header("host").unwrap_or(""), r.target))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            format!("api.example.test:{port} /r"),
+            "other.test /c".to_owned()
+        ]
+    );
+    // Without the override the name does not resolve; a bad one is a usage error.
+    towline(&["--resolve", "nope", "http://a.test/"])
+        .await
+        .assert_code(2);
+    towline(&["--connect-to", "a:1:b", "http://a.test/"])
+        .await
+        .assert_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_keeps_the_urls_name_for_tls() {
+    use towline_test::tls::TestCa;
+    let leaf = TestCa::ca_as_leaf(&["secure.example.test"]);
+    let server = TestServer::builder()
+        .tls(&leaf)
+        .handler(|_| Reply::text("secure"))
+        .start()
+        .await
+        .expect("server");
+    let dir = TempDir::new("resolve-tls");
+    let ca = dir.file("server.pem");
+    std::fs::write(&ca, &leaf.cert_pem).expect("write");
+    let port = server.addr().port();
+    let url = format!("https://secure.example.test:{port}/");
+    let run = towline(&[
+        "--cacert",
+        &ca,
+        "--resolve",
+        &format!("secure.example.test:{port}:127.0.0.1"),
+        &url,
+    ])
+    .await;
+    run.assert_code(0);
+    assert_eq!(run.stdout_text(), "secure");
+    // The certificate is checked against the URL's name, not the address.
+    let run = towline(&["--cacert", &ca, &format!("https://127.0.0.1:{port}/")]).await;
+    run.assert_code(60);
+}
