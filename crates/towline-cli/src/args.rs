@@ -429,6 +429,34 @@ mod tests {
     }
 
     #[test]
+    fn all_data_options_keep_their_order() {
+        let c = cli(&[
+            "--json",
+            "{}",
+            "-d",
+            "a",
+            "--data-urlencode",
+            "b c",
+            "--data-binary",
+            "d",
+            "http://a/",
+        ]);
+        assert_eq!(
+            c.data,
+            vec![
+                Data::Json("{}".into()),
+                Data::Text("a".into()),
+                Data::UrlEncode("b c".into()),
+                Data::Binary("d".into()),
+            ]
+        );
+        let c = cli(&["--max-filesize", "2g", "http://a/"]);
+        assert_eq!(c.args.max_filesize, Some(2 << 30));
+        let err = parse(["towline", "-f", "--fail-with-body", "http://a/"]).expect_err("conflict");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
     fn timeouts_take_fractions() {
         let c = cli(&["--connect-timeout", "0.25", "-m", "2", "http://a/"]);
         assert_eq!(c.args.connect_timeout, Some(Duration::from_millis(250)));

@@ -14,6 +14,8 @@ const CHUNK: usize = 64 * 1024;
 /// Stdin, frame by frame, until its end.
 pub(crate) struct StdinBody {
     stdin: tokio::io::Stdin,
+    /// Read into, then copied out as a frame: one buffer for the whole body.
+    buf: Vec<u8>,
     done: bool,
 }
 
@@ -30,6 +32,7 @@ impl StdinBody {
     pub(crate) fn new() -> StdinBody {
         StdinBody {
             stdin: tokio::io::stdin(),
+            buf: vec![0; CHUNK],
             done: false,
         }
     }
@@ -46,22 +49,21 @@ impl http_body::Body for StdinBody {
         if self.done {
             return Poll::Ready(None);
         }
-        let mut buf = vec![0u8; CHUNK];
-        let mut read = ReadBuf::new(&mut buf);
-        match Pin::new(&mut self.stdin).poll_read(cx, &mut read) {
+        let this = &mut *self;
+        let mut read = ReadBuf::new(&mut this.buf);
+        match Pin::new(&mut this.stdin).poll_read(cx, &mut read) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => {
-                self.done = true;
+                this.done = true;
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(Ok(())) => {
-                let n = read.filled().len();
-                if n == 0 {
-                    self.done = true;
+                let filled = read.filled();
+                if filled.is_empty() {
+                    this.done = true;
                     return Poll::Ready(None);
                 }
-                buf.truncate(n);
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+                Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(filled)))))
             }
         }
     }
