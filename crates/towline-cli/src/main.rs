@@ -87,7 +87,11 @@ async fn run(cli: Cli, report: &Report) -> u8 {
                     urlnum,
                     ..Metrics::default()
                 };
-                last = match transfer::run(&ctx, uri, target, &mut metrics).await {
+                let template = match &ctx.later {
+                    Some(later) if urlnum > 0 => later,
+                    _ => &ctx.template,
+                };
+                last = match transfer::run(&ctx, template, uri, target, &mut metrics).await {
                     Ok(()) => 0,
                     Err(failure) => {
                         report.error(&failure);
@@ -130,10 +134,16 @@ fn prepare(cli: &Cli) -> Result<Prepared, Failure> {
     if cli.outputs.len() > args.urls.len() {
         return Err(Failure::new(code::USAGE, "more -o/-O options than URLs"));
     }
-    let template = request::template(cli)?;
+    let template = request::template(cli, true)?;
+    // -T goes with the first URL only, as in curl.
+    let later = match args.upload_file {
+        Some(_) if args.urls.len() > 1 => Some(request::template(cli, false)?),
+        _ => None,
+    };
     let mut transfers = Vec::with_capacity(args.urls.len());
     for (i, raw) in args.urls.iter().enumerate() {
-        let uri = request::url_for(&template, &request::parse_url(raw)?)?;
+        let this = later.as_ref().filter(|_| i > 0).unwrap_or(&template);
+        let uri = request::url_for(this, &request::parse_url(raw)?)?;
         let target = Target::for_url(cli.outputs.get(i), &uri)?;
         transfers.push((uri, target));
     }
@@ -150,6 +160,7 @@ fn prepare(cli: &Cli) -> Result<Prepared, Failure> {
     let ctx = Context {
         client: built.client,
         template,
+        later,
         verbose,
         include: args.include,
         head_only: args.head,

@@ -164,11 +164,13 @@ fn parse_header(arg: &str) -> Result<HeaderArg, Failure> {
 }
 
 /// Builds the request template from the command line, reading `-d @file` data.
-pub(crate) fn template(cli: &Cli) -> Result<Template, Failure> {
+/// `with_upload`: whether `-T` applies (as in curl, it goes with the first URL only;
+/// the others get a plain request).
+pub(crate) fn template(cli: &Cli, with_upload: bool) -> Result<Template, Failure> {
     let args = &cli.args;
     let has_data = !cli.data.is_empty();
     let has_form = !args.form.is_empty();
-    let upload = args.upload_file.as_ref();
+    let upload = args.upload_file.as_ref().filter(|_| with_upload);
     // curl's rule: one way of sending a body (-G turns the data into a query).
     let ways: Vec<&str> = [
         (has_data && !args.get, "POST (-d)"),

@@ -18,7 +18,10 @@ use crate::write_out::Metrics;
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) client: Client,
+    /// The request of the first URL.
     pub(crate) template: Template,
+    /// The request of the other URLs, when it differs (`-T` goes with the first only).
+    pub(crate) later: Option<Template>,
     pub(crate) verbose: Verbose,
     /// `-i`: write the response head(s) before the body.
     pub(crate) include: bool,
@@ -43,13 +46,14 @@ pub(crate) struct Context {
 /// `metrics`.
 pub(crate) async fn run(
     ctx: &Context,
+    template: &Template,
     uri: &Uri,
     target: &Target,
     metrics: &mut Metrics,
 ) -> Result<(), Failure> {
     let start = Instant::now();
     let (connects_before, _) = ctx.verbose.dial_log().counted();
-    let result = exchange(ctx, uri, target, metrics, start).await;
+    let result = exchange(ctx, template, uri, target, metrics, start).await;
     let (connects, last_connect) = ctx.verbose.dial_log().counted();
     metrics.num_connects = connects - connects_before;
     if metrics.num_connects > 0 {
@@ -62,12 +66,12 @@ pub(crate) async fn run(
 /// The transfer itself: the request, the response head, the body to its output.
 async fn exchange(
     ctx: &Context,
+    t: &Template,
     uri: &Uri,
     target: &Target,
     metrics: &mut Metrics,
     start: Instant,
 ) -> Result<(), Failure> {
-    let t = &ctx.template;
     metrics.url = Some(uri.clone());
     metrics.referer = t
         .headers
@@ -128,7 +132,7 @@ async fn exchange(
         }
     })?;
     ctx.verbose.exchange(&sent, &response);
-    note_response(&response, metrics, ctx, start);
+    note_response(&response, metrics, ctx, t, start);
 
     let status = response.status();
     let http_error = Failure::new(
@@ -198,7 +202,13 @@ fn too_big(max: u64) -> Failure {
 }
 
 /// What -w tells of the response head.
-fn note_response(response: &Response, metrics: &mut Metrics, ctx: &Context, start: Instant) {
+fn note_response(
+    response: &Response,
+    metrics: &mut Metrics,
+    ctx: &Context,
+    t: &Template,
+    start: Instant,
+) {
     metrics.time_starttransfer = Some(start.elapsed());
     metrics.status = Some(response.status().as_u16());
     metrics.version = Some(response.version());
@@ -207,7 +217,7 @@ fn note_response(response: &Response, metrics: &mut Metrics, ctx: &Context, star
     metrics.https = effective.scheme() == Some(&http::uri::Scheme::HTTPS);
     if let Some(history) = response.history() {
         metrics.num_redirects = history.hops().len();
-        let mut method = ctx.template.method.clone();
+        let mut method = t.method.clone();
         for hop in history.hops() {
             method = crate::verbose::method_after(hop.method(), hop.status(), ctx.browser_like);
         }

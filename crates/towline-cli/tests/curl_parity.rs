@@ -365,6 +365,18 @@ async fn same_request_bytes_as_curl_for_forms_queries_uploads_and_json() {
     assert!(ours.first().is_some_and(|r| r.chunked && r.method == "PUT"));
     assert_same(&ours, &theirs, &args);
 
+    // With two URLs, -T goes with the first only.
+    let args: Vec<String> = vec![
+        "-s".into(),
+        "-T".into(),
+        blob.clone(),
+        "BASE/one/".into(),
+        "BASE/two/".into(),
+    ];
+    let (ours, theirs) = requests_of_both(&args, None).await;
+    assert_eq!(ours.len(), 2);
+    assert_same(&ours, &theirs, &args);
+
     // Usage errors exit alike (2), missing files too (26), and nothing is sent.
     for bad in [
         vec!["-F", "a=1", "-d", "b=2", "BASE/"],

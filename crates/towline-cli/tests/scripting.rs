@@ -218,6 +218,24 @@ async fn upload_file_puts_the_file_with_its_length() {
         .assert_code(0);
     assert_eq!(only(&server).target, "/dir/data%20file.bin");
 
+    // With more URLs, -T goes with the first; the others are plain GETs, as in curl.
+    let server = recorder().await;
+    towline(&[
+        "-s",
+        "-T",
+        &file,
+        &server.url("/one/"),
+        &server.url("/two/"),
+    ])
+    .await
+    .assert_code(0);
+    let seen: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {} {}", r.method, r.target, r.body.len()))
+        .collect();
+    assert_eq!(seen, ["PUT /one/data%20file.bin 300000", "GET /two/ 0"]);
+
     // A missing file: curl's 26, nothing sent.
     let server = recorder().await;
     towline(&["-s", "-T", &dir.file("missing"), &server.url("/")])
