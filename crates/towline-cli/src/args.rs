@@ -46,6 +46,70 @@ pub(crate) struct Args {
     #[arg(long = "data-binary", value_name = "DATA", action = ArgAction::Append)]
     pub(crate) data_binary: Vec<String>,
 
+    /// POST data URL-encoded as curl's --data-urlencode: `content`, `=content`,
+    /// `name=content`, `@file` or `name@file`; the content (not the name) is encoded,
+    /// keeping `A-Za-z0-9-._~`, spaces as `+`. Joined with other data by `&`.
+    #[arg(long = "data-urlencode", value_name = "DATA", action = ArgAction::Append)]
+    pub(crate) data_urlencode: Vec<String>,
+
+    /// JSON to POST, as it is (`@file` reads a file, `@-` stdin); several are joined
+    /// with nothing. Sets `Content-Type: application/json` and `Accept:
+    /// application/json`.
+    #[arg(long = "json", value_name = "DATA", action = ArgAction::Append)]
+    pub(crate) json: Vec<String>,
+
+    /// A multipart/form-data part, as curl's -F: `name=value`, `name=@file` (a file
+    /// part, streamed), `name=<file` (the file's contents as a text part), each with
+    /// optional `;type=MIME` and `;filename=NAME`. Sets POST. Repeatable.
+    #[arg(short = 'F', long = "form", value_name = "NAME=CONTENT", action = ArgAction::Append)]
+    pub(crate) form: Vec<String>,
+
+    /// Put the -d/--data-urlencode data in the URL's query (after a `&` when it has
+    /// one) and send GET (HEAD with -I).
+    #[arg(short = 'G', long = "get")]
+    pub(crate) get: bool,
+
+    /// PUT this file, streamed from disk with its length; `-` reads stdin and sends it
+    /// chunked. A URL ending in `/` gets the file's name appended.
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
+    pub(crate) upload_file: Option<PathBuf>,
+
+    /// What to write to stdout after each transfer: text with `%{variable}`s
+    /// (`http_code`, `url_effective`, `time_total`, …, see README.md) and `\n`
+    /// escapes; `@file` reads the format from a file (`@-`: stdin).
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub(crate) write_out: Option<String>,
+
+    /// The Referer header. `URL;auto` (with -L, a Referer on each redirect) is not
+    /// supported.
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    pub(crate) referer: Option<String>,
+
+    /// The largest download accepted, in bytes (`k`, `m`, `g` suffixes): a larger
+    /// Content-Length, or a body that grows past it, fails with exit code 63.
+    #[arg(long = "max-filesize", value_name = "BYTES", value_parser = bytes_size)]
+    pub(crate) max_filesize: Option<usize>,
+
+    /// Like -f (exit code 22 when the status is 400 or above), but write the body.
+    #[arg(long = "fail-with-body", conflicts_with = "fail")]
+    pub(crate) fail_with_body: bool,
+
+    /// Connect to ADDRESS for HOST:PORT instead of resolving HOST (several addresses,
+    /// comma-separated, are tried in turn). The URL, Host header and TLS name stay
+    /// HOST's. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDRESS", action = ArgAction::Append)]
+    pub(crate) resolve: Vec<String>,
+
+    /// Connect to HOST2:PORT2 for requests to HOST1:PORT1 (an empty field matches any
+    /// host or port, or keeps it). The URL, Host header and TLS name stay HOST1's.
+    /// Repeatable.
+    #[arg(
+        long = "connect-to",
+        value_name = "HOST1:PORT1:HOST2:PORT2",
+        action = ArgAction::Append
+    )]
+    pub(crate) connect_to: Vec<String>,
+
     /// Follow redirects (Strict: GET and HEAD follow 301/302/307/308, 303 becomes
     /// GET; other methods get the 3xx back).
     #[arg(short = 'L', long = "location")]
@@ -203,6 +267,10 @@ pub(crate) enum Data {
     Text(String),
     /// From `--data-binary`: sent as it is.
     Binary(String),
+    /// From `--data-urlencode`: the content percent-encoded.
+    UrlEncode(String),
+    /// From `--json`: sent as it is, joined to the data before it with nothing.
+    Json(String),
 }
 
 /// Where one URL's body goes, in command-line order.
@@ -218,7 +286,7 @@ pub(crate) enum Output {
 #[derive(Debug)]
 pub(crate) struct Cli {
     pub(crate) args: Args,
-    /// `-d` and `--data-binary`, interleaved as given.
+    /// `-d`, `--data-binary`, `--data-urlencode` and `--json`, interleaved as given.
     pub(crate) data: Vec<Data>,
     /// `-o` and `-O`, interleaved as given: the n-th goes with the n-th URL.
     pub(crate) outputs: Vec<Output>,
@@ -235,22 +303,35 @@ where
     let args = Args::from_arg_matches(&matches)?;
     let data = interleave(
         &matches,
-        ("data", args.data.iter().cloned().map(Data::Text).collect()),
-        (
-            "data_binary",
-            args.data_binary.iter().cloned().map(Data::Binary).collect(),
-        ),
+        vec![
+            ("data", args.data.iter().cloned().map(Data::Text).collect()),
+            (
+                "data_binary",
+                args.data_binary.iter().cloned().map(Data::Binary).collect(),
+            ),
+            (
+                "data_urlencode",
+                args.data_urlencode
+                    .iter()
+                    .cloned()
+                    .map(Data::UrlEncode)
+                    .collect(),
+            ),
+            ("json", args.json.iter().cloned().map(Data::Json).collect()),
+        ],
     );
     let outputs = interleave(
         &matches,
-        (
-            "output",
-            args.output.iter().cloned().map(Output::File).collect(),
-        ),
-        (
-            "remote_name",
-            vec![Output::RemoteName; args.remote_name.len()],
-        ),
+        vec![
+            (
+                "output",
+                args.output.iter().cloned().map(Output::File).collect(),
+            ),
+            (
+                "remote_name",
+                vec![Output::RemoteName; args.remote_name.len()],
+            ),
+        ],
     );
     Ok(Cli {
         args,
@@ -259,16 +340,16 @@ where
     })
 }
 
-/// Merges the values of two repeatable options in the order they were given.
-fn interleave<T>(matches: &ArgMatches, a: (&str, Vec<T>), b: (&str, Vec<T>)) -> Vec<T> {
+/// Merges the values of repeatable options in the order they were given.
+fn interleave<T>(matches: &ArgMatches, lists: Vec<(&str, Vec<T>)>) -> Vec<T> {
     let indices = |id: &str| -> Vec<usize> {
         matches
             .indices_of(id)
             .map(|i| i.collect())
             .unwrap_or_default()
     };
-    let mut all: Vec<(usize, T)> = Vec::with_capacity(a.1.len() + b.1.len());
-    for (id, values) in [a, b] {
+    let mut all: Vec<(usize, T)> = Vec::new();
+    for (id, values) in lists {
         let at = indices(id);
         for (n, value) in values.into_iter().enumerate() {
             // Every value has an index; should clap ever report fewer, keep the rest
@@ -292,14 +373,15 @@ fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("'{text}' seconds is too long"))
 }
 
-/// A size in bytes, with an optional `k` or `m` suffix (KiB, MiB), as curl's
-/// `--max-filesize` reads one.
+/// A size in bytes, with an optional `k`, `m` or `g` suffix (KiB, MiB, GiB), as
+/// curl's `--max-filesize` reads one.
 fn bytes_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let bad = || format!("'{text}' is not a size in bytes");
     let (digits, unit) = match text.char_indices().last() {
         Some((i, 'k' | 'K')) => (&text[..i], 1024),
         Some((i, 'm' | 'M')) => (&text[..i], 1024 * 1024),
+        Some((i, 'g' | 'G')) => (&text[..i], 1024 * 1024 * 1024),
         _ => (text, 1),
     };
     let n: usize = digits.parse().map_err(|_| bad())?;
@@ -344,6 +426,34 @@ mod tests {
             c.data,
             vec![Data::Binary("x".into()), Data::Text("y".into())]
         );
+    }
+
+    #[test]
+    fn all_data_options_keep_their_order() {
+        let c = cli(&[
+            "--json",
+            "{}",
+            "-d",
+            "a",
+            "--data-urlencode",
+            "b c",
+            "--data-binary",
+            "d",
+            "http://a/",
+        ]);
+        assert_eq!(
+            c.data,
+            vec![
+                Data::Json("{}".into()),
+                Data::Text("a".into()),
+                Data::UrlEncode("b c".into()),
+                Data::Binary("d".into()),
+            ]
+        );
+        let c = cli(&["--max-filesize", "2g", "http://a/"]);
+        assert_eq!(c.args.max_filesize, Some(2 << 30));
+        let err = parse(["towline", "-f", "--fail-with-body", "http://a/"]).expect_err("conflict");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

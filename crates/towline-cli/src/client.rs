@@ -10,6 +10,7 @@ use towline::tls::TlsConfig;
 
 use crate::args::Args;
 use crate::exit::{Failure, code};
+use crate::overrides::Overrides;
 use crate::verbose::Verbose;
 
 /// curl's limit on redirects followed with `-L`.
@@ -84,13 +85,19 @@ pub(crate) fn build(args: &Args, verbose: &Verbose) -> Result<Built, Failure> {
     // -v prints each hop's request as it was sent, layers' headers included.
     builder = builder.connector(|c| c.record_request_heads(verbose.is_on()));
     let log = verbose.dial_log();
-    let client = match (&args.unix_socket, verbose.is_on()) {
+    // The dialer notes connections for -v, and counts and times them for -w;
+    // --resolve and --connect-to change where a TCP connection goes.
+    let noted = verbose.is_on() || args.write_out.is_some();
+    let overrides = Overrides::parse(&args.resolve, &args.connect_to)?;
+    let tcp = || overrides.wrap(towline::connect::TcpDialer::new());
+    let client = match (&args.unix_socket, noted) {
         (Some(path), false) => builder.build_with_dialer(towline::connect::UnixDialer::new(path)),
         (Some(path), true) => {
             builder.build_with_dialer(log.wrap(towline::connect::UnixDialer::new(path)))
         }
-        (None, false) => builder.build(),
-        (None, true) => builder.build_with_dialer(log.wrap(towline::connect::TcpDialer::new())),
+        (None, false) if overrides.is_empty() => builder.build(),
+        (None, false) => builder.build_with_dialer(tcp()),
+        (None, true) => builder.build_with_dialer(log.wrap(tcp())),
     }
     .map_err(|e| {
         Failure::new(

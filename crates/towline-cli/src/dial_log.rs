@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use towline::BoxError;
 use towline::connect::{Destination, Dial, Io};
@@ -22,10 +23,17 @@ pub(crate) struct Dialed {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DialLog {
     opened: Arc<Mutex<Vec<Dialed>>>,
+    /// How many connections were opened, and when the last one was: for `-w`.
+    counted: Arc<Mutex<(usize, Option<Instant>)>>,
 }
 
 impl DialLog {
     fn push(&self, dialed: Dialed) {
+        {
+            let mut counted = self.counted.lock().unwrap_or_else(PoisonError::into_inner);
+            counted.0 += 1;
+            counted.1 = Some(Instant::now());
+        }
         self.opened
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -35,6 +43,11 @@ impl DialLog {
     /// The connections opened since the last call, oldest first.
     pub(crate) fn take(&self) -> Vec<Dialed> {
         std::mem::take(&mut *self.opened.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// How many connections were opened so far, and when the last one was.
+    pub(crate) fn counted(&self) -> (usize, Option<Instant>) {
+        *self.counted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `dialer`, noting each connection it opens here.

@@ -20,6 +20,7 @@
 //! | 58 | the client certificate or key could not be used |
 //! | 60 | the server's certificate failed verification |
 //! | 61 | the body could not be decoded |
+//! | 63 | the body is larger than `--max-filesize` |
 //! | 77 | the CA file could not be read or used |
 //! | 92 | HTTP/2 stream error: the stream was reset (`RST_STREAM`), by the server or by the client's HTTP/2 layer |
 //! | 97 | the proxy's handshake failed or the proxy refused the tunnel |
@@ -59,6 +60,8 @@ pub(crate) mod code {
     pub(crate) const OPERATION_TIMEDOUT: u8 = 28;
     /// The TLS handshake failed.
     pub(crate) const SSL_CONNECT_ERROR: u8 = 35;
+    /// The body is larger than `--max-filesize`.
+    pub(crate) const FILESIZE_EXCEEDED: u8 = 63;
     /// More redirects than `--max-redirs`.
     pub(crate) const TOO_MANY_REDIRECTS: u8 = 47;
     /// The server closed the connection without answering.
@@ -87,6 +90,11 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// The message, without the code.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure {
             code,

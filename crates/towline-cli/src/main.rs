@@ -10,11 +10,15 @@ mod args;
 mod client;
 mod dial_log;
 mod exit;
+mod form;
 mod output;
+mod overrides;
 mod progress;
 mod request;
+mod stdin;
 mod transfer;
 mod verbose;
+mod write_out;
 
 use std::process::ExitCode;
 
@@ -23,6 +27,7 @@ use exit::{Failure, code};
 use output::Target;
 use transfer::Context;
 use verbose::Verbose;
+use write_out::{Metrics, WriteOut};
 
 fn main() -> ExitCode {
     let cli = match args::parse(std::env::args_os()) {
@@ -75,16 +80,29 @@ async fn run(cli: Cli, report: &Report) -> u8 {
             report.error(&failure);
             failure.code
         }
-        Ok((ctx, transfers, jar)) => {
+        Ok((ctx, transfers, jar, write_out)) => {
             let mut last = 0;
-            for (uri, target) in &transfers {
-                last = match transfer::run(&ctx, uri, target).await {
+            for (urlnum, (uri, target)) in transfers.iter().enumerate() {
+                let mut metrics = Metrics {
+                    urlnum,
+                    ..Metrics::default()
+                };
+                let template = match &ctx.later {
+                    Some(later) if urlnum > 0 => later,
+                    _ => &ctx.template,
+                };
+                last = match transfer::run(&ctx, template, uri, target, &mut metrics).await {
                     Ok(()) => 0,
                     Err(failure) => {
                         report.error(&failure);
+                        metrics.errormsg = failure.message().to_owned();
                         failure.code
                     }
                 };
+                if let Some(write_out) = &write_out {
+                    metrics.exitcode = last;
+                    write_out.write(&metrics);
+                }
             }
             if let (Some(jar), Some(path)) = (jar, &cli.args.cookie_jar) {
                 if let Err(e) = towline::cookie::CookiesTxt::new().save(&jar, path) {
@@ -107,6 +125,7 @@ type Prepared = (
     Context,
     Vec<(http::Uri, Target)>,
     Option<towline::cookie::Jar>,
+    Option<WriteOut>,
 );
 
 /// Checks every URL and option, and builds the client, before any request.
@@ -115,13 +134,24 @@ fn prepare(cli: &Cli) -> Result<Prepared, Failure> {
     if cli.outputs.len() > args.urls.len() {
         return Err(Failure::new(code::USAGE, "more -o/-O options than URLs"));
     }
+    let template = request::template(cli, true)?;
+    // -T goes with the first URL only, as in curl.
+    let later = match args.upload_file {
+        Some(_) if args.urls.len() > 1 => Some(request::template(cli, false)?),
+        _ => None,
+    };
     let mut transfers = Vec::with_capacity(args.urls.len());
     for (i, raw) in args.urls.iter().enumerate() {
-        let uri = request::parse_url(raw)?;
+        let this = later.as_ref().filter(|_| i > 0).unwrap_or(&template);
+        let uri = request::url_for(this, &request::parse_url(raw)?)?;
         let target = Target::for_url(cli.outputs.get(i), &uri)?;
         transfers.push((uri, target));
     }
-    let template = request::template(cli)?;
+    let quiet = args.silent && !args.show_error;
+    let write_out = match &args.write_out {
+        Some(format) => Some(WriteOut::new(format, quiet)?),
+        None => None,
+    };
     let verbose = Verbose::new(args.verbose);
     let built = client::build(args, &verbose)?;
     if verbose.is_on() && transfers.iter().any(|(_, t)| t.is_file()) && args.silent {
@@ -130,15 +160,18 @@ fn prepare(cli: &Cli) -> Result<Prepared, Failure> {
     let ctx = Context {
         client: built.client,
         template,
+        later,
         verbose,
         include: args.include,
         head_only: args.head,
         fail: args.fail,
+        fail_with_body: args.fail_with_body,
+        max_filesize: args.max_filesize.map(|n| n as u64),
         silent: args.silent,
         following: args.location || args.browser_redirects,
         browser_like: args.browser_redirects,
         unix_socket: args.unix_socket.clone(),
         prior_knowledge: args.http2_prior_knowledge,
     };
-    Ok((ctx, transfers, built.jar))
+    Ok((ctx, transfers, built.jar, write_out))
 }

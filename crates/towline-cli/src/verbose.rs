@@ -234,7 +234,7 @@ pub(crate) struct Sent<'a> {
 }
 
 /// The method of the request after a redirect, by the policy in use.
-fn method_after(method: &Method, status: StatusCode, browser_like: bool) -> Method {
+pub(crate) fn method_after(method: &Method, status: StatusCode, browser_like: bool) -> Method {
     let to_get = match status.as_u16() {
         303 => *method != Method::HEAD,
         301 | 302 => browser_like && *method == Method::POST,
