@@ -218,3 +218,37 @@ async fn the_clients_dialer_settings_reach_the_wire() {
     );
     assert_eq!(server.peer_addr(0).map(|a| a.ip()), Some(local));
 }
+
+#[tokio::test]
+async fn max_tls_version_caps_what_is_offered() {
+    use towline::tls::{TlsVersion, rustls::ProtocolVersion};
+    let ca = TestCa::new();
+    let server = TestServer::builder()
+        .handler(|_| Reply::text("hi"))
+        .tls(&ca.leaf(&["127.0.0.1"]))
+        .start()
+        .await
+        .expect("server");
+    let config = |max| {
+        TlsConfig::builder()
+            .replace_roots_pem(ca.cert_pem().as_bytes())
+            .max_version(max)
+            .build()
+    };
+    for (max, expected) in [
+        (TlsVersion::Tls13, ProtocolVersion::TLSv1_3),
+        (TlsVersion::Tls12, ProtocolVersion::TLSv1_2),
+    ] {
+        let connector = Connector::builder()
+            .tls(config(max).expect("config"))
+            .build();
+        let (info, _) = get(&connector, &server.url("/")).await.expect("fetched");
+        assert_eq!(info.tls_version, Some(expected), "{max:?}");
+    }
+    let err = TlsConfig::builder()
+        .min_version(TlsVersion::Tls13)
+        .max_version(TlsVersion::Tls12)
+        .build()
+        .expect_err("an empty range");
+    assert!(err.is_tls(), "{}", err.report());
+}

@@ -85,7 +85,7 @@ impl TlsPolicy for Arc<ClientConfig> {
     }
 }
 
-/// A lowest TLS version to accept.
+/// A TLS version: the lowest or highest to accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TlsVersion {
@@ -150,6 +150,7 @@ pub struct TlsConfigBuilder {
     extra_roots: Vec<CertificateDer<'static>>,
     client_auth: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     min_version: TlsVersion,
+    max_version: TlsVersion,
     http2: bool,
     accept_invalid_certs: bool,
     errors: Vec<String>,
@@ -162,6 +163,7 @@ impl fmt::Debug for TlsConfigBuilder {
             .field("extra_roots", &self.extra_roots.len())
             .field("client_auth", &self.client_auth.is_some())
             .field("min_version", &self.min_version)
+            .field("max_version", &self.max_version)
             .field("http2", &self.http2)
             .field("accept_invalid_certs", &self.accept_invalid_certs)
             .finish_non_exhaustive()
@@ -177,6 +179,7 @@ impl TlsConfigBuilder {
             extra_roots: Vec::new(),
             client_auth: None,
             min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
             http2: cfg!(feature = "http2"),
             accept_invalid_certs: false,
             errors: Vec::new(),
@@ -278,6 +281,16 @@ impl TlsConfigBuilder {
         self
     }
 
+    /// The highest TLS version to offer (reqwest's `max_tls_version`); with
+    /// [`TlsVersion::Tls12`], TLS 1.3 is not offered. A highest version below the
+    /// lowest is an error of [`build`](Self::build).
+    ///
+    /// Default is TLS 1.3.
+    pub fn max_version(mut self, version: TlsVersion) -> Self {
+        self.max_version = version;
+        self
+    }
+
     /// Whether to offer HTTP/2 in ALPN (`http/1.1` is always offered).
     ///
     /// Default is `true` with the `http2` feature.
@@ -302,10 +315,19 @@ impl TlsConfigBuilder {
             return Err(tls_error(TlsError::config(first.clone())));
         }
         let provider = provider();
-        let versions: &[&'static rustls::SupportedProtocolVersion] = match self.min_version {
-            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            TlsVersion::Tls13 => &[&rustls::version::TLS13],
-        };
+        let versions: &[&'static rustls::SupportedProtocolVersion] =
+            match (self.min_version, self.max_version) {
+                (TlsVersion::Tls12, TlsVersion::Tls13) => {
+                    &[&rustls::version::TLS13, &rustls::version::TLS12]
+                }
+                (TlsVersion::Tls13, TlsVersion::Tls13) => &[&rustls::version::TLS13],
+                (TlsVersion::Tls12, TlsVersion::Tls12) => &[&rustls::version::TLS12],
+                (TlsVersion::Tls13, TlsVersion::Tls12) => {
+                    return Err(tls_error(TlsError::config(
+                        "the highest TLS version (1.2) is below the lowest (1.3)".to_owned(),
+                    )));
+                }
+            };
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(versions)
             .map_err(|e| tls_error(TlsError::config(format!("{e}"))))?;
