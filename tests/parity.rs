@@ -367,3 +367,83 @@ async fn patch_sends_its_method_and_body() {
         .expect("patch");
     assert_eq!(response.text().await.expect("body"), "PATCH {\"a\":1}");
 }
+
+/// A server that answers `Upgrade: echo` with `101 Switching Protocols` and then
+/// echoes every byte back on the same connection, as a WebSocket server would after
+/// its handshake. Counts the connections it accepts.
+async fn upgrade_echo_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if socket.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if !head.contains("upgrade: echo") {
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno")
+                        .await;
+                    return;
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+                    .await;
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 || socket.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn upgrade_hands_over_the_connection_and_never_pools_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, accepted) = upgrade_echo_server().await;
+    let client = Client::new();
+    let url = format!("http://{addr}/chat");
+    let response = client
+        .get(&url)
+        .header("connection", "upgrade")
+        .header("upgrade", "echo")
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 101);
+    let mut io: towline::client::Upgraded = response.upgrade().await.expect("upgraded");
+    for message in [&b"ping"[..], b"second message"] {
+        io.write_all(message).await.expect("write");
+        let mut back = vec![0u8; message.len()];
+        io.read_exact(&mut back).await.expect("read");
+        assert_eq!(back, message);
+    }
+    // The upgraded connection is the caller's: the next request opens its own.
+    let plain = client.get(&url).send().await.expect("response");
+    assert_eq!(plain.text().await.expect("body"), "no");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    drop(io);
+    // A response that is not 101 has nothing to upgrade: a typed error.
+    let plain = client.get(&url).send().await.expect("response");
+    let err = plain.upgrade().await.expect_err("not 101");
+    assert!(err.report().to_string().contains("not 101"), "{}", err.report());
+}

@@ -127,7 +127,7 @@ use crate::uri::IntoUri;
 pub use body::ResponseBody;
 pub use builder::{ClientBuilder, DEFAULT_MAX_RESPONSE_BODY, RedirectPolicy};
 pub use request::RequestBuilder;
-pub use response::Response;
+pub use response::{Response, Upgraded};
 
 use stack::{BoxedResponse, Stack};
 

@@ -13,6 +13,10 @@ use crate::body::{read_body, read_body_limited};
 use crate::connect::{ConnectionInfo, EffectiveUri};
 use crate::error::{Error, Kind, LengthLimitExceeded, Message};
 
+/// An upgraded connection (see [`Response::upgrade`]): a tokio `AsyncRead` and
+/// `AsyncWrite` stream.
+pub type Upgraded = hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>;
+
 /// A response: an `http::Response` (it derefs to one) with reading helpers.
 pub struct Response {
     inner: http::Response<ResponseBody>,
@@ -51,6 +55,24 @@ impl From<Response> for http::Response<ResponseBody> {
 impl Response {
     pub(super) fn new(inner: http::Response<ResponseBody>) -> Response {
         Response { inner }
+    }
+
+    /// The connection of a `101 Switching Protocols` answer, handed over for the
+    /// protocol the request asked for with `Upgrade` (a WebSocket handshake, say). The
+    /// connection never goes back to the pool. HTTP/1.1 only: for `https://` with a
+    /// server that picks HTTP/2, build the client with
+    /// [`http1_only`](super::ClientBuilder::http1_only).
+    ///
+    /// Fails when the status is not 101, or when the connection closed first.
+    pub async fn upgrade(self) -> Result<Upgraded, Error> {
+        if self.inner.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            let msg = Message("the response is not 101 Switching Protocols: nothing to upgrade");
+            return Err(Error::new(Kind::Request, Some(Box::new(msg))));
+        }
+        hyper::upgrade::on(self.inner)
+            .await
+            .map(hyper_util::rt::TokioIo::new)
+            .map_err(|e| Error::new(Kind::Request, Some(Box::new(e))))
     }
 
     /// The `http::Response` itself.

@@ -214,6 +214,8 @@ impl Head {
         // whatever follows on that connection cannot be trusted, so it is not reused.
         let ambiguous = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
             && parts.headers.contains_key(CONTENT_LENGTH);
+        // After `101 Switching Protocols` the connection speaks another protocol.
+        let switched = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
         trace!(
             target: "towline::connect",
             id = meta.id,
@@ -222,7 +224,7 @@ impl Head {
             framing = ?framing,
             "response head received"
         );
-        let body = ResponseBody::new(incoming, pooled, expected, !ambiguous);
+        let body = ResponseBody::new(incoming, pooled, expected, !ambiguous && !switched);
         Response::from_parts(parts, body)
     }
 }

@@ -148,8 +148,10 @@ impl<D: Dial> Shared<D> {
             .handshake::<_, Outgoing>(io)
             .await
             .map_err(failed)?;
+        // With upgrades: after a `101 Switching Protocols` the connection's stream goes
+        // to whoever holds the response (`hyper::upgrade::on`), never back to the pool.
         let task = Box::pin(async move {
-            let _ = conn.await;
+            let _ = conn.with_upgrades().await;
         });
         Ok((
             Conn {
