@@ -445,5 +445,9 @@ async fn upgrade_hands_over_the_connection_and_never_pools_it() {
     // A response that is not 101 has nothing to upgrade: a typed error.
     let plain = client.get(&url).send().await.expect("response");
     let err = plain.upgrade().await.expect_err("not 101");
-    assert!(err.report().to_string().contains("not 101"), "{}", err.report());
+    assert!(
+        err.report().to_string().contains("not 101"),
+        "{}",
+        err.report()
+    );
 }

@@ -9,6 +9,15 @@
 //! The connector keeps the identity of the configuration in its pool key, so a
 //! connection made under one configuration is never handed to a request under another.
 //!
+//! # Crypto provider
+//!
+//! A [`TlsConfig`] is built with the process-wide rustls provider when the
+//! application installed one (`rustls::crypto::CryptoProvider::install_default`), so
+//! one choice (FIPS aws-lc-rs, a restricted cipher list) holds for every rustls user
+//! in the process. Without one it uses ring when the `ring` feature is on, and
+//! aws-lc-rs when only `aws-lc-rs` is; with both features on and nothing installed,
+//! ring. A [`TlsPolicy`] of your own brings its own `ClientConfig` and provider.
+//!
 //! ```
 //! use towline::connect::Connector;
 //! use towline::tls::{TlsConfig, TlsVersion};
@@ -401,8 +410,13 @@ fn webpki_store() -> RootCertStore {
     }
 }
 
-/// The crypto provider towline builds its configurations with.
+/// The crypto provider towline builds its configurations with: the process-wide
+/// default when one is installed (`CryptoProvider::install_default`, as reqwest
+/// honours it), else ring with the `ring` feature, else aws-lc-rs.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
     #[cfg(feature = "ring")]
     {
         Arc::new(rustls::crypto::ring::default_provider())
