@@ -451,3 +451,88 @@ async fn upgrade_hands_over_the_connection_and_never_pools_it() {
         err.report()
     );
 }
+
+#[tokio::test]
+async fn redirects_carry_a_referer_by_the_browsers_default_policy() {
+    let other = TestServer::start(|_| Reply::text("other")).await;
+    let target = other.url("/landing");
+    let server = TestServer::start(move |req| match req.target.as_str() {
+        "/start?token=secret" => Reply::new(302).header("location", "/same?x=1"),
+        "/same?x=1" => Reply::new(302).header("location", &target),
+        _ => Reply::text("end"),
+    })
+    .await;
+    let client = Client::new();
+    let response = client
+        .get(server.url("/start?token=secret"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.text().await.expect("body"), "other");
+    let hops = server.requests();
+    assert_eq!(hops[0].header("referer"), None);
+    // Same origin: the whole URL of the hop it came from.
+    assert_eq!(
+        hops[1].header("referer"),
+        Some(server.url("/start?token=secret").as_str())
+    );
+    // Another origin: the origin alone, never the query.
+    let last = other.requests();
+    assert_eq!(last[0].header("referer"), Some(server.url("/").as_str()));
+
+    // Off: nothing.
+    let client = Client::builder().referer(false).build().expect("client");
+    client
+        .get(server.url("/start?token=secret"))
+        .send()
+        .await
+        .expect("response");
+    assert!(
+        server.requests()[3..]
+            .iter()
+            .all(|r| r.header("referer").is_none())
+    );
+}
+
+#[tokio::test]
+async fn https_only_refuses_http_urls_and_http_redirect_targets() {
+    let server = TestServer::start(|_| Reply::text("should not be reached")).await;
+    let client = Client::builder().https_only(true).build().expect("client");
+    let err = client
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect_err("an http URL");
+    assert!(err.is_invalid_request(), "{}", err.report());
+    assert_eq!(server.request_count(), 0);
+
+    // An https origin that redirects to http: the redirect is refused.
+    let ca = towline_test::tls::TestCa::new();
+    let http_target = server.url("/plain");
+    let tls_server = TestServer::builder()
+        .handler(move |_| Reply::new(302).header("location", &http_target))
+        .tls(&ca.leaf(&["127.0.0.1"]))
+        .start()
+        .await
+        .expect("server");
+    let tls = towline::tls::TlsConfig::builder()
+        .replace_roots_pem(ca.cert_pem().as_bytes())
+        .build()
+        .expect("tls");
+    let client = Client::builder()
+        .https_only(true)
+        .tls(tls)
+        .build()
+        .expect("client");
+    let err = client
+        .get(tls_server.url("/"))
+        .send()
+        .await
+        .expect_err("an http redirect target");
+    assert!(
+        err.report().to_string().contains("https_only"),
+        "{}",
+        err.report()
+    );
+    assert_eq!(server.request_count(), 0);
+}

@@ -34,31 +34,6 @@ pub enum RedirectPolicy {
     BrowserLike,
 }
 
-/// The redirect policy the client's layer runs: one of towline's, chosen at build.
-#[cfg(feature = "redirect")]
-#[derive(Clone, Debug)]
-pub(crate) enum ClientPolicy {
-    Strict(crate::redirect::Strict),
-    BrowserLike(crate::redirect::BrowserLike),
-}
-
-#[cfg(feature = "redirect")]
-impl crate::redirect::Policy for ClientPolicy {
-    fn redirect(&mut self, attempt: &crate::redirect::Attempt<'_>) -> crate::redirect::Action {
-        match self {
-            ClientPolicy::Strict(p) => p.redirect(attempt),
-            ClientPolicy::BrowserLike(p) => p.redirect(attempt),
-        }
-    }
-
-    fn resends_body(&self, method: &http::Method) -> bool {
-        match self {
-            ClientPolicy::Strict(p) => p.resends_body(method),
-            ClientPolicy::BrowserLike(p) => p.resends_body(method),
-        }
-    }
-}
-
 /// Configures and builds a [`Client`]. Every setter says its default.
 pub struct ClientBuilder {
     pub(super) connector: connect::Builder,
@@ -71,6 +46,8 @@ pub struct ClientBuilder {
     redirect: RedirectPolicy,
     max_redirects: usize,
     https_downgrade: bool,
+    referer: bool,
+    https_only: bool,
     sensitive_headers: Vec<HeaderName>,
     pub(super) decompress: Codecs,
     #[cfg(feature = "tls")]
@@ -124,6 +101,8 @@ impl ClientBuilder {
             redirect: RedirectPolicy::Strict,
             max_redirects: 20,
             https_downgrade: true,
+            referer: true,
+            https_only: false,
             sensitive_headers: Vec::new(),
             decompress: Codecs::default(),
             #[cfg(feature = "tls")]
@@ -311,6 +290,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether a followed redirect carries a `Referer` naming the page it came from,
+    /// by browsers' default policy (`strict-origin-when-cross-origin`): the whole URL
+    /// to the same origin, only the origin to another, nothing from https to http;
+    /// never userinfo or a fragment. A `Referer` the request already has is kept.
+    ///
+    /// Default is `true` (reqwest sends one too, with the whole URL).
+    pub fn referer(mut self, on: bool) -> Self {
+        self.referer = on;
+        self
+    }
+
+    /// Refuses every `http://` URL: the request's own (an error that is
+    /// [`is_invalid_request()`](Error::is_invalid_request)) and a redirect's target (an
+    /// error that is [`is_redirect()`](Error::is_redirect)).
+    ///
+    /// Default is `false`.
+    pub fn https_only(mut self, on: bool) -> Self {
+        self.https_only = on;
+        self
+    }
+
     /// Adds a header that holds a credential (an API key, say): like `Authorization`,
     /// it is removed once a redirect leaves the first request's origin. Call it once
     /// per header.
@@ -401,12 +401,14 @@ impl ClientBuilder {
             #[cfg(feature = "cookies")]
             cookies: self.cookies,
             #[cfg(feature = "redirect")]
-            redirect: redirect_layer(
-                self.redirect,
-                self.max_redirects,
-                self.https_downgrade,
-                self.sensitive_headers,
-            ),
+            redirect: super::redirects::layer(super::redirects::Settings {
+                policy: self.redirect,
+                max: self.max_redirects,
+                downgrade: self.https_downgrade,
+                referer: self.referer,
+                https_only: self.https_only,
+                sensitive: self.sensitive_headers,
+            }),
             #[cfg(feature = "decompress")]
             decompress: self.decompress.layer(),
         };
@@ -415,6 +417,7 @@ impl ClientBuilder {
             self.redirect,
             self.max_redirects,
             self.https_downgrade,
+            self.referer,
             self.sensitive_headers,
         );
         #[cfg(not(feature = "decompress"))]
@@ -428,32 +431,11 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 read_timeout: self.read_timeout,
                 max_response_body: self.max_response_body,
+                https_only: self.https_only,
                 #[cfg(feature = "cookies")]
                 jar,
                 redaction: self.redaction,
             }),
         })
     }
-}
-
-#[cfg(feature = "redirect")]
-fn redirect_layer(
-    policy: RedirectPolicy,
-    max: usize,
-    downgrade: bool,
-    sensitive: Vec<HeaderName>,
-) -> Option<crate::redirect::FollowRedirectLayer<ClientPolicy>> {
-    let policy = match policy {
-        RedirectPolicy::None => return None,
-        RedirectPolicy::Strict => ClientPolicy::Strict(crate::redirect::Strict),
-        RedirectPolicy::BrowserLike => ClientPolicy::BrowserLike(crate::redirect::BrowserLike),
-    };
-    let layer = crate::redirect::FollowRedirectLayer::with_policy(policy)
-        .max_redirects(max)
-        .https_downgrade(downgrade);
-    Some(
-        sensitive
-            .into_iter()
-            .fold(layer, |layer, name| layer.sensitive_header(name)),
-    )
 }

@@ -104,6 +104,8 @@ mod body;
 mod builder;
 mod connection;
 mod decoding;
+#[cfg(feature = "redirect")]
+mod redirects;
 mod request;
 mod response;
 mod stack;
@@ -147,6 +149,7 @@ struct Shared {
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     max_response_body: Option<u64>,
+    https_only: bool,
     #[cfg(feature = "cookies")]
     jar: Option<crate::cookie::Jar>,
     /// How output shows URIs; travels with each request when not the default.
@@ -271,6 +274,14 @@ impl Client {
 
     /// Runs one request through the stack with the client's defaults and timeouts.
     fn dispatch(&self, mut request: Request<Body>) -> ResponseFuture {
+        if self.shared.https_only && request.uri().scheme() != Some(&http::uri::Scheme::HTTPS) {
+            let err = Error::invalid_request("https_only: the URL is not an https URL")
+                .with_uri(request.uri().clone())
+                .with_redaction(&self.shared.redaction);
+            return ResponseFuture {
+                inner: Box::pin(std::future::ready(Err(err))),
+            };
+        }
         for name in self.shared.default_headers.keys() {
             if !request.headers().contains_key(name) {
                 for value in self.shared.default_headers.get_all(name) {

@@ -125,7 +125,8 @@ pub(crate) struct Layers {
     #[cfg(feature = "cookies")]
     pub(crate) cookies: Option<crate::cookie::Jar>,
     #[cfg(feature = "redirect")]
-    pub(crate) redirect: Option<crate::redirect::FollowRedirectLayer<super::builder::ClientPolicy>>,
+    pub(crate) redirect:
+        Option<crate::redirect::FollowRedirectLayer<super::redirects::ClientPolicy>>,
     #[cfg(feature = "decompress")]
     pub(crate) decompress: Option<crate::decompress::DecompressionLayer>,
 }
