@@ -252,3 +252,84 @@ async fn max_tls_version_caps_what_is_offered() {
         .expect_err("an empty range");
     assert!(err.is_tls(), "{}", err.report());
 }
+
+/// A server that answers every connection with `raw` and closes.
+async fn raw_server(raw: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 2048];
+                let _ = socket.read(&mut head).await;
+                let _ = socket.write_all(raw).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn lenient_http1_parsing_is_opt_in() {
+    let folded =
+        raw_server(b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok").await;
+    let spaced =
+        raw_server(b"HTTP/1.1 200 OK\r\nX-Spaced : v\r\nContent-Length: 2\r\n\r\nok").await;
+    let http09 = raw_server(b"just a body").await;
+    let strict = Connector::new();
+    for addr in [folded, spaced, http09] {
+        let err = get(&strict, &format!("http://{addr}/"))
+            .await
+            .expect_err("refused by default");
+        assert!(err.is_response(), "{addr}: {}", err.report());
+    }
+    let lenient = Connector::builder()
+        .http1_allow_obsolete_multiline_headers_in_responses(true)
+        .http1_allow_spaces_after_header_name_in_responses(true)
+        .http09_responses(true)
+        .build();
+    let request = Request::get(format!("http://{folded}/"))
+        .body(Body::empty())
+        .expect("request");
+    let response = lenient.clone().oneshot(request).await.expect("folded head");
+    assert_eq!(response.headers()["x-folded"], "a b");
+    let request = Request::get(format!("http://{spaced}/"))
+        .body(Body::empty())
+        .expect("request");
+    let response = lenient.clone().oneshot(request).await.expect("spaced head");
+    assert_eq!(response.headers()["x-spaced"], "v");
+    let (_, body) = get(&lenient, &format!("http://{http09}/"))
+        .await
+        .expect("an HTTP/0.9 answer");
+    assert_eq!(body, "just a body");
+}
+
+#[tokio::test]
+async fn title_case_headers_go_out_in_title_case() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accepted");
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed mid-head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        String::from_utf8(head).expect("ascii head")
+    });
+    let connector = Connector::builder().http1_title_case_headers(true).build();
+    let request = Request::get(format!("http://{addr}/"))
+        .header("x-custom-thing", "1")
+        .body(Body::empty())
+        .expect("request");
+    connector.oneshot(request).await.expect("response");
+    let head = server.await.expect("server");
+    assert!(head.contains("\r\nX-Custom-Thing: 1\r\n"), "{head}");
+    assert!(head.contains("\r\nHost: "), "{head}");
+}

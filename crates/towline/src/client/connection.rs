@@ -208,4 +208,53 @@ impl ClientBuilder {
     pub fn http2_adaptive_window(self, on: bool) -> Self {
         self.connector(|c| c.http2_adaptive_window(on))
     }
+
+    /// Sends through the network interface `interface` (Linux). See
+    /// [`TcpDialer::interface`](crate::connect::TcpDialer::interface). Default is `None`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn interface(mut self, interface: &str) -> Self {
+        self.dialer = self.dialer.interface(Some(interface));
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux); `None` keeps the system's. Default is `None`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn tcp_user_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.dialer = self.dialer.tcp_user_timeout(timeout);
+        self
+    }
+
+    /// Writes HTTP/1.1 header names in title case. Default is `false`. See
+    /// [`connect::Builder::http1_title_case_headers`](crate::connect::Builder::http1_title_case_headers).
+    pub fn http1_title_case_headers(self) -> Self {
+        self.connector(|c| c.http1_title_case_headers(true))
+    }
+
+    /// Accepts obsolete folded header lines in responses. Default is `false`.
+    pub fn http1_allow_obsolete_multiline_headers_in_responses(self, on: bool) -> Self {
+        self.connector(|c| c.http1_allow_obsolete_multiline_headers_in_responses(on))
+    }
+
+    /// Skips invalid response header lines instead of failing. Default is `false`.
+    pub fn http1_ignore_invalid_headers_in_responses(self, on: bool) -> Self {
+        self.connector(|c| c.http1_ignore_invalid_headers_in_responses(on))
+    }
+
+    /// Accepts spaces between a response header's name and its colon. Default is
+    /// `false`.
+    pub fn http1_allow_spaces_after_header_name_in_responses(self, on: bool) -> Self {
+        self.connector(|c| c.http1_allow_spaces_after_header_name_in_responses(on))
+    }
+
+    /// Accepts HTTP/0.9 responses. Default is `false`.
+    pub fn http09_responses(self) -> Self {
+        self.connector(|c| c.http09_responses(true))
+    }
+
+    /// The largest HTTP/2 frame payload accepted; `None` keeps hyper's 16 KiB.
+    #[cfg(feature = "http2")]
+    pub fn http2_max_frame_size(self, bytes: impl Into<Option<u32>>) -> Self {
+        let bytes = bytes.into();
+        self.connector(|c| c.http2_max_frame_size(bytes))
+    }
 }

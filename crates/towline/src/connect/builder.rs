@@ -17,8 +17,30 @@ pub struct Builder {
     tls: Option<Arc<dyn crate::tls::TlsPolicy>>,
     h2c: bool,
     http1_only: bool,
+    http1: Http1Settings,
     #[cfg(feature = "http2")]
     http2: Http2Settings,
+}
+
+/// Lenient HTTP/1.1 parsing and writing, each off by default (hyper's switches).
+#[derive(Clone, Debug, Default)]
+struct Http1Settings {
+    title_case_headers: bool,
+    obsolete_multiline_headers: bool,
+    ignore_invalid_headers: bool,
+    spaces_after_header_name: bool,
+    http09_responses: bool,
+}
+
+impl Http1Settings {
+    fn configure(&self, builder: &mut hyper::client::conn::http1::Builder) {
+        builder
+            .title_case_headers(self.title_case_headers)
+            .allow_obsolete_multiline_headers_in_responses(self.obsolete_multiline_headers)
+            .ignore_invalid_headers_in_responses(self.ignore_invalid_headers)
+            .allow_spaces_after_header_name_in_responses(self.spaces_after_header_name)
+            .http09_responses(self.http09_responses);
+    }
 }
 
 /// HTTP/2 connection settings (keep-alive pings, flow-control windows).
@@ -31,6 +53,7 @@ pub(super) struct Http2Settings {
     initial_stream_window: Option<u32>,
     initial_connection_window: Option<u32>,
     adaptive_window: bool,
+    max_frame_size: Option<u32>,
 }
 
 #[cfg(feature = "http2")]
@@ -43,6 +66,7 @@ impl Default for Http2Settings {
             initial_stream_window: None,
             initial_connection_window: None,
             adaptive_window: false,
+            max_frame_size: None,
         }
     }
 }
@@ -64,7 +88,8 @@ impl Http2Settings {
         builder
             .initial_stream_window_size(self.initial_stream_window)
             .initial_connection_window_size(self.initial_connection_window)
-            .adaptive_window(self.adaptive_window);
+            .adaptive_window(self.adaptive_window)
+            .max_frame_size(self.max_frame_size);
     }
 }
 
@@ -112,6 +137,7 @@ impl Builder {
             tls: None,
             h2c: false,
             http1_only: false,
+            http1: Http1Settings::default(),
             #[cfg(feature = "http2")]
             http2: Http2Settings::default(),
         }
@@ -124,6 +150,50 @@ impl Builder {
     /// Default is `false`.
     pub fn http1_only(mut self, on: bool) -> Builder {
         self.http1_only = on;
+        self
+    }
+
+    /// Writes HTTP/1.1 header names in title case (`Content-Type`) instead of as
+    /// given, for peers that compare them case-sensitively, which RFC 9110 forbids.
+    ///
+    /// Default is `false`.
+    pub fn http1_title_case_headers(mut self, on: bool) -> Builder {
+        self.http1.title_case_headers = on;
+        self
+    }
+
+    /// Accepts response header values folded over several lines (obsolete line
+    /// folding, RFC 9112 §5.2), unfolded into one line. Off, such a head is an error.
+    ///
+    /// Default is `false`.
+    pub fn http1_allow_obsolete_multiline_headers_in_responses(mut self, on: bool) -> Builder {
+        self.http1.obsolete_multiline_headers = on;
+        self
+    }
+
+    /// Skips response header lines that are not valid (a bad name or value) instead
+    /// of failing the response.
+    ///
+    /// Default is `false`.
+    pub fn http1_ignore_invalid_headers_in_responses(mut self, on: bool) -> Builder {
+        self.http1.ignore_invalid_headers = on;
+        self
+    }
+
+    /// Accepts spaces between a response header's name and its colon (`Name : value`),
+    /// which RFC 9112 §5.1 forbids.
+    ///
+    /// Default is `false`.
+    pub fn http1_allow_spaces_after_header_name_in_responses(mut self, on: bool) -> Builder {
+        self.http1.spaces_after_header_name = on;
+        self
+    }
+
+    /// Accepts an HTTP/0.9 response (a body with no status line or headers).
+    ///
+    /// Default is `false`.
+    pub fn http09_responses(mut self, on: bool) -> Builder {
+        self.http1.http09_responses = on;
         self
     }
 
@@ -173,6 +243,14 @@ impl Builder {
         bytes: impl Into<Option<u32>>,
     ) -> Builder {
         self.http2.initial_connection_window = bytes.into();
+        self
+    }
+
+    /// The largest HTTP/2 frame payload this side accepts (`SETTINGS_MAX_FRAME_SIZE`,
+    /// 16 KiB to 16 MiB); `None` keeps hyper's default (16 KiB).
+    #[cfg(feature = "http2")]
+    pub fn http2_max_frame_size(mut self, bytes: impl Into<Option<u32>>) -> Builder {
+        self.http2.max_frame_size = bytes.into();
         self
     }
 
@@ -353,6 +431,7 @@ impl Builder {
         };
         let mut http1 = hyper::client::conn::http1::Builder::new();
         head_limits.configure_http1(&mut http1);
+        self.http1.configure(&mut http1);
         Connector {
             shared: Arc::new(Shared {
                 dialer,

@@ -35,8 +35,16 @@ pub struct TcpDialer {
     attempt_delay: Duration,
     nodelay: bool,
     keepalive: Option<Duration>,
-    local_address: Option<IpAddr>,
+    user_timeout: Option<Duration>,
+    bind: Bind,
     resolver: Resolver,
+}
+
+/// Where a connection leaves from: a local address, a network interface.
+#[derive(Clone, Debug, Default)]
+struct Bind {
+    address: Option<IpAddr>,
+    interface: Option<std::sync::Arc<str>>,
 }
 
 impl Default for TcpDialer {
@@ -52,7 +60,8 @@ impl TcpDialer {
             attempt_delay: Duration::from_millis(250),
             nodelay: true,
             keepalive: None,
-            local_address: None,
+            user_timeout: None,
+            bind: Bind::default(),
             resolver: Resolver::default(),
         }
     }
@@ -112,7 +121,28 @@ impl TcpDialer {
     ///
     /// Default is `None`.
     pub fn local_address(mut self, addr: impl Into<Option<IpAddr>>) -> TcpDialer {
-        self.local_address = addr.into();
+        self.bind.address = addr.into();
+        self
+    }
+
+    /// Sends through the network interface named `interface` (`SO_BINDTODEVICE`,
+    /// Linux only; it usually needs `CAP_NET_RAW`, and a refusal fails the dial).
+    /// `None` lets routing choose.
+    ///
+    /// Default is `None`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn interface(mut self, interface: Option<&str>) -> TcpDialer {
+        self.bind.interface = interface.map(Into::into);
+        self
+    }
+
+    /// How long sent data may stay unacknowledged before the connection is dropped
+    /// (`TCP_USER_TIMEOUT`, Linux only); `None` keeps the system's.
+    ///
+    /// Default is `None`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn tcp_user_timeout(mut self, timeout: impl Into<Option<Duration>>) -> TcpDialer {
+        self.user_timeout = timeout.into();
         self
     }
 
@@ -168,9 +198,9 @@ impl Service<Destination> for TcpDialer {
                 addresses = addrs.len(),
                 "resolved"
             );
-            let local = this.local_address;
+            let bind = this.bind.clone();
             let stream = race(addrs, this.attempt_delay, |addr| {
-                Box::pin(connect(addr, local))
+                Box::pin(connect(addr, bind.clone()))
             })
             .await
             .map_err(|e| DialError::connect(&dst, e))?;
@@ -191,28 +221,38 @@ impl TcpDialer {
             let keepalive = socket2::TcpKeepalive::new().with_time(idle);
             socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
         }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(timeout) = self.user_timeout {
+            socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout))?;
+        }
         Ok(())
     }
 }
 
-/// Connects to `addr`, from `local` when given (an address of the other family fails
-/// the attempt rather than leave from elsewhere).
-async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
-    let Some(local) = local else {
+/// Connects to `addr`, from `bind`'s address and interface when given (an address of
+/// the other family fails the attempt rather than leave from elsewhere).
+async fn connect(addr: SocketAddr, bind: Bind) -> io::Result<TcpStream> {
+    if bind.address.is_none() && bind.interface.is_none() {
         return TcpStream::connect(addr).await;
-    };
-    if local.is_ipv4() != addr.is_ipv4() {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrNotAvailable,
-            format!("{addr} is not reachable from the local address {local}"),
-        ));
     }
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
-    socket.bind(SocketAddr::new(local, 0))?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(interface) = &bind.interface {
+        socket2::SockRef::from(&socket).bind_device(Some(interface.as_bytes()))?;
+    }
+    if let Some(local) = bind.address {
+        if local.is_ipv4() != addr.is_ipv4() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("{addr} is not reachable from the local address {local}"),
+            ));
+        }
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
     socket.connect(addr).await
 }
 
@@ -381,5 +421,54 @@ mod tests {
             .await
             .expect_err("nothing listens");
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn interface_binds_to_a_device_and_a_missing_one_fails() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let dst = Destination::new(http::uri::Scheme::HTTP, "127.0.0.1", addr.port());
+        let mut missing = TcpDialer::new().interface(Some("towline-none0"));
+        let err = missing.call(dst.clone()).await.expect_err("no such device");
+        assert!(!err.is_resolve(), "{err}");
+        // Binding to a device needs CAP_NET_RAW: CI runs as root; elsewhere the
+        // refusal is the expected error.
+        let mut lo = TcpDialer::new().interface(Some("lo"));
+        match lo.call(dst).await {
+            Ok(stream) => {
+                let device = socket2::SockRef::from(&stream)
+                    .device()
+                    .expect("SO_BINDTODEVICE");
+                assert_eq!(device.as_deref(), Some(&b"lo"[..]));
+            }
+            Err(err) => {
+                let source = std::error::Error::source(&err).expect("io error");
+                let io = source.downcast_ref::<io::Error>().expect("io error");
+                assert_eq!(io.kind(), io::ErrorKind::PermissionDenied, "{err}");
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn tcp_user_timeout_is_set_on_the_socket() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let dst = Destination::new(http::uri::Scheme::HTTP, "127.0.0.1", addr.port());
+        let timeout = Duration::from_secs(7);
+        let stream = TcpDialer::new()
+            .tcp_user_timeout(timeout)
+            .call(dst)
+            .await
+            .expect("dial");
+        let set = socket2::SockRef::from(&stream)
+            .tcp_user_timeout()
+            .expect("TCP_USER_TIMEOUT");
+        assert_eq!(set, Some(timeout));
     }
 }
