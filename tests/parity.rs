@@ -536,3 +536,38 @@ async fn https_only_refuses_http_urls_and_http_redirect_targets() {
     );
     assert_eq!(server.request_count(), 0);
 }
+
+#[tokio::test]
+async fn version_sets_the_request_line() {
+    let server = TestServer::start(|_| Reply::text("hi")).await;
+    let client = Client::new();
+    for (version, line) in [(http::Version::HTTP_10, 10), (http::Version::HTTP_11, 11)] {
+        let response = client
+            .get(server.url("/"))
+            .version(version)
+            .send()
+            .await
+            .expect("response");
+        assert_eq!(response.text().await.expect("body"), "hi");
+        let last = server.requests().pop().expect("recorded");
+        assert_eq!(last.version, line);
+    }
+    // Over HTTP/2 the connection decides.
+    let h2 = TestServer::builder()
+        .handler(|_| Reply::text("h2"))
+        .h2c()
+        .start()
+        .await
+        .expect("server");
+    let client = Client::builder()
+        .http2_prior_knowledge(true)
+        .build()
+        .expect("client");
+    let response = client
+        .get(h2.url("/"))
+        .version(http::Version::HTTP_10)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+}

@@ -261,6 +261,19 @@ impl RequestBuilder {
         })
     }
 
+    /// The HTTP version of the request line over HTTP/1.x: `HTTP_10` sends
+    /// `HTTP/1.0` (and the connection is not kept unless the server says
+    /// `keep-alive`). Over an HTTP/2 connection the connection's version is used
+    /// whatever this says; `HTTP_2` on an HTTP/1.1 connection fails the request.
+    ///
+    /// Default is `HTTP_11`.
+    pub fn version(self, version: http::Version) -> Self {
+        self.with(|r| {
+            *r.version_mut() = version;
+            Ok(())
+        })
+    }
+
     /// A timeout for this request, replacing the client's
     /// [`timeout`](super::ClientBuilder::timeout).
     pub fn timeout(self, timeout: Duration) -> Self {
