@@ -571,3 +571,53 @@ async fn version_sets_the_request_line() {
         .expect("response");
     assert_eq!(response.version(), http::Version::HTTP_2);
 }
+
+#[tokio::test]
+async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
+    let other = TestServer::start(|_| Reply::text("other")).await;
+    let elsewhere = other.url("/");
+    let server = TestServer::start(move |req| match req.path() {
+        "/away" => Reply::new(302).header("location", &elsewhere),
+        _ => Reply::text(req.header("authorization").unwrap_or("none").to_owned()),
+    })
+    .await;
+    let client = Client::new();
+    let with_userinfo = |path: &str| {
+        server
+            .url(path)
+            .replacen("http://", "http://us%40er:p%3Ass@", 1)
+    };
+    let response = client
+        .get(with_userinfo("/"))
+        .send()
+        .await
+        .expect("response");
+    let effective = response.effective_uri().to_string();
+    assert!(
+        !effective.contains("us%40er") && !effective.contains('@'),
+        "{effective}"
+    );
+    // base64("us@er:p:ss")
+    assert_eq!(
+        response.text().await.expect("body"),
+        "Basic dXNAZXI6cDpzcw=="
+    );
+    assert_eq!(
+        server.requests()[0].header("host"),
+        Some(server.addr().to_string().as_str())
+    );
+    // A user name alone is `user:`.
+    let response = client
+        .get(server.url("/").replacen("http://", "http://alone@", 1))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.text().await.expect("body"), "Basic YWxvbmU6");
+    // A redirect to another origin leaves the credentials behind.
+    client
+        .get(with_userinfo("/away"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(other.requests()[0].header("authorization"), None);
+}

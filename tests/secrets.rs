@@ -485,7 +485,8 @@ async fn invalid_requests() {
     .await;
 }
 
-/// What is redacted in output still goes on the wire as the caller wrote it, and a
+/// What is redacted in output still goes on the wire as the caller wrote it (userinfo
+/// as `Authorization: Basic`), and a
 /// successful redirect chain's `RedirectHistory`, `EffectiveUri` and the
 /// `RequestBuilder` show no secret either.
 #[tokio::test]
@@ -529,7 +530,7 @@ async fn the_wire_is_unchanged_and_successful_exchanges_show_no_secret() {
     // The redirect layer's event names both hops, redacted.
     assert!(
         lines.iter().any(|l| l.contains("towline::redirect")
-            && l.contains("from=http://***@")
+            && l.contains("from=http://127.0.0.1")
             && l.contains("session=***&page=2")
             && l.contains("access_token=***&Key=***")),
         "{lines:#?}"
@@ -537,10 +538,15 @@ async fn the_wire_is_unchanged_and_successful_exchanges_show_no_secret() {
     for line in &lines {
         assert_no_secret("a successful redirect", "a tracing event", line);
     }
-    // The accessors and the wire have the caller's URL, secrets and all.
+    // The accessors and the wire have the caller's URL, secrets and all, but for its
+    // userinfo, which became `Authorization: Basic` (as curl and reqwest send it).
     assert_eq!(
         history.original_uri().map(ToString::to_string).as_deref(),
-        Some(url.as_str())
+        Some(url.replacen("u:SECRET@", "", 1).as_str())
+    );
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Basic dTpTRUNSRVQ=")
     );
     let targets: Vec<String> = server.requests().iter().map(|r| r.target.clone()).collect();
     assert_eq!(

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 
 use super::{Client, RequestTimeout, Response};
 use crate::body::Body;
@@ -34,6 +34,31 @@ impl fmt::Debug for RequestBuilder {
     }
 }
 
+/// `uri` without its userinfo, and the user name and password it held
+/// (percent-decoded), if any.
+fn take_userinfo(uri: Uri) -> (Uri, Option<(String, Option<String>)>) {
+    let Some((userinfo, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
+        return (uri, None);
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (decode(user), Some(decode(password))),
+        None => (decode(userinfo), None),
+    };
+    let credentials = (!user.is_empty() || password.is_some()).then_some((user, password));
+    let host = host.to_owned();
+    let mut parts = uri.clone().into_parts();
+    parts.authority = http::uri::Authority::try_from(host).ok();
+    match Uri::from_parts(parts) {
+        Ok(stripped) => (stripped, credentials),
+        Err(_) => (uri, credentials),
+    }
+}
+
 fn invalid(what: &'static str, err: impl Into<crate::BoxError>) -> Error {
     let err: crate::BoxError = err.into();
     Error::new(Kind::InvalidRequest, Some(format!("{what}: {err}").into()))
@@ -49,12 +74,29 @@ impl RequestBuilder {
                     .with_redaction(client.redaction())
             })
             .map(|uri| {
+                let (uri, credentials) = take_userinfo(uri);
                 let mut request = Request::new(Body::empty());
                 *request.method_mut() = method;
                 *request.uri_mut() = uri;
-                request
+                (request, credentials)
             });
-        RequestBuilder { client, request }
+        match request {
+            Ok((request, None)) => RequestBuilder {
+                client,
+                request: Ok(request),
+            },
+            // Credentials in the URL become `Authorization: Basic`, as curl, browsers
+            // and reqwest send them; the URL goes on without them.
+            Ok((request, Some((user, password)))) => RequestBuilder {
+                client,
+                request: Ok(request),
+            }
+            .basic_auth(user, password),
+            Err(err) => RequestBuilder {
+                client,
+                request: Err(err),
+            },
+        }
     }
 
     fn with(mut self, f: impl FnOnce(&mut Request<Body>) -> Result<(), Error>) -> Self {
