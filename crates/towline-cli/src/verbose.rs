@@ -181,6 +181,9 @@ fn hops(
         response_head(version, hop.status(), None, hop.headers());
         let next = hops.get(i + 1).map(|next| next.uri()).or(last_next);
         if let Some(next) = next {
+            // Userinfo and secret query parameters hidden, as in the CLI's other output.
+            let redaction = towline::redact::Redaction::new();
+            let next = redaction.uri(next);
             line(format_args!(
                 "* Issue another request to this URL: '{next}'"
             ));

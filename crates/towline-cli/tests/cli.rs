@@ -884,8 +884,9 @@ async fn errors_print_the_chain_once_and_no_secret() {
     .await;
     run.assert_code(7);
     no_secret(&run.stderr);
+    // The userinfo became `Authorization: Basic` and left the URL, as with curl.
     let want = format!(
-        "towline: (7) connection failed for http://***@127.0.0.1:{port}/p?access_token=***&page=2: \
+        "towline: (7) connection failed for http://127.0.0.1:{port}/p?access_token=***&page=2: \
          could not connect to 127.0.0.1:{port}: "
     );
     assert!(run.stderr.starts_with(&want), "{}", run.stderr);

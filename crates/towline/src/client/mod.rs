@@ -282,6 +282,14 @@ impl Client {
                 inner: Box::pin(std::future::ready(Err(err))),
             };
         }
+        if let Err(err) = request::userinfo_to_basic(&mut request) {
+            let err = err
+                .with_uri(request.uri().clone())
+                .with_redaction(&self.shared.redaction);
+            return ResponseFuture {
+                inner: Box::pin(std::future::ready(Err(err))),
+            };
+        }
         for name in self.shared.default_headers.keys() {
             if !request.headers().contains_key(name) {
                 for value in self.shared.default_headers.get_all(name) {

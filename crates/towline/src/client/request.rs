@@ -34,11 +34,40 @@ impl fmt::Debug for RequestBuilder {
     }
 }
 
-/// `uri` without its userinfo, and the user name and password it held
-/// (percent-decoded), if any.
-fn take_userinfo(uri: Uri) -> (Uri, Option<(String, Option<String>)>) {
-    let Some((userinfo, host)) = uri.authority().and_then(|a| a.as_str().rsplit_once('@')) else {
-        return (uri, None);
+/// `Authorization: Basic` for `user` and `password`, marked sensitive; a user name
+/// with `:` or a control character anywhere is refused (RFC 7617 §2).
+fn basic_credentials(user: &str, password: Option<&str>) -> Result<HeaderValue, Error> {
+    let control = |s: &str| s.chars().any(char::is_control);
+    if user.contains(':') {
+        return Err(invalid(
+            "the basic credentials",
+            "a user name must not contain ':'",
+        ));
+    }
+    if control(user) || password.is_some_and(control) {
+        return Err(invalid(
+            "the basic credentials",
+            "control characters are not allowed",
+        ));
+    }
+    let credentials = format!("{user}:{}", password.unwrap_or(""));
+    let mut value = HeaderValue::try_from(format!("Basic {}", base64(credentials.as_bytes())))
+        .map_err(|e| invalid("the basic credentials", e))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Moves credentials in the request's URL to `Authorization: Basic` (percent-decoded),
+/// unless the request has an `Authorization` already, and takes them out of the URL
+/// either way: as curl, browsers and reqwest send them, and so that no layer below
+/// holds them.
+pub(super) fn userinfo_to_basic<B>(request: &mut Request<B>) -> Result<(), Error> {
+    let Some((userinfo, host)) = request
+        .uri()
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+    else {
+        return Ok(());
     };
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(s)
@@ -49,14 +78,17 @@ fn take_userinfo(uri: Uri) -> (Uri, Option<(String, Option<String>)>) {
         Some((user, password)) => (decode(user), Some(decode(password))),
         None => (decode(userinfo), None),
     };
-    let credentials = (!user.is_empty() || password.is_some()).then_some((user, password));
-    let host = host.to_owned();
-    let mut parts = uri.clone().into_parts();
+    let mut parts = request.uri().clone().into_parts();
     parts.authority = http::uri::Authority::try_from(host).ok();
-    match Uri::from_parts(parts) {
-        Ok(stripped) => (stripped, credentials),
-        Err(_) => (uri, credentials),
+    let stripped =
+        Uri::from_parts(parts).map_err(|e| invalid("the URL without its userinfo", e))?;
+    let given = !user.is_empty() || password.is_some();
+    if given && !request.headers().contains_key(AUTHORIZATION) {
+        let value = basic_credentials(&user, password.as_deref())?;
+        request.headers_mut().insert(AUTHORIZATION, value);
     }
+    *request.uri_mut() = stripped;
+    Ok(())
 }
 
 fn invalid(what: &'static str, err: impl Into<crate::BoxError>) -> Error {
@@ -74,29 +106,12 @@ impl RequestBuilder {
                     .with_redaction(client.redaction())
             })
             .map(|uri| {
-                let (uri, credentials) = take_userinfo(uri);
                 let mut request = Request::new(Body::empty());
                 *request.method_mut() = method;
                 *request.uri_mut() = uri;
-                (request, credentials)
+                request
             });
-        match request {
-            Ok((request, None)) => RequestBuilder {
-                client,
-                request: Ok(request),
-            },
-            // Credentials in the URL become `Authorization: Basic`, as curl, browsers
-            // and reqwest send them; the URL goes on without them.
-            Ok((request, Some((user, password)))) => RequestBuilder {
-                client,
-                request: Ok(request),
-            }
-            .basic_auth(user, password),
-            Err(err) => RequestBuilder {
-                client,
-                request: Err(err),
-            },
-        }
+        RequestBuilder { client, request }
     }
 
     fn with(mut self, f: impl FnOnce(&mut Request<Body>) -> Result<(), Error>) -> Self {
@@ -212,25 +227,8 @@ impl RequestBuilder {
     pub fn basic_auth(self, user: impl fmt::Display, password: Option<impl fmt::Display>) -> Self {
         let user = user.to_string();
         let password = password.map(|p| p.to_string());
-        let control = |s: &str| s.chars().any(char::is_control);
-        let credentials = format!("{user}:{}", password.as_deref().unwrap_or(""));
         self.with(|r| {
-            if user.contains(':') {
-                return Err(invalid(
-                    "the basic credentials",
-                    "a user name must not contain ':'",
-                ));
-            }
-            if control(&user) || password.as_deref().is_some_and(control) {
-                return Err(invalid(
-                    "the basic credentials",
-                    "control characters are not allowed",
-                ));
-            }
-            let mut value =
-                HeaderValue::try_from(format!("Basic {}", base64(credentials.as_bytes())))
-                    .map_err(|e| invalid("the basic credentials", e))?;
-            value.set_sensitive(true);
+            let value = basic_credentials(&user, password.as_deref())?;
             r.headers_mut().insert(AUTHORIZATION, value);
             Ok(())
         })
