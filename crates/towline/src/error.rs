@@ -147,31 +147,25 @@ impl Error {
         }
     }
 
-    /// Turns the error of a response body into a towline [`Error`]: an `Error` inside
-    /// the box is returned as it is, a decoding failure gets [`Kind::Decode`], anything
-    /// else [`Kind::Body`].
-    pub(crate) fn from_body(err: BoxError) -> Error {
-        #[cfg(feature = "decompress")]
-        if is_decode_error(&*err) {
-            return Error::from_boxed(err, Kind::Decode);
-        }
-        Error::from_boxed(err, Kind::Body)
+    /// Turns a boxed error into a towline [`Error`]: an `Error` inside the box is returned
+    /// as it is; anything else gets the first kind of `look_for` that the error or a cause
+    /// in its `source()` chain states through [`Classify`], or else `otherwise`.
+    pub(crate) fn from_boxed_as(err: BoxError, look_for: &[Kind], otherwise: Kind) -> Error {
+        let chain: &(dyn StdError + 'static) = &*err;
+        let kind = look_for
+            .iter()
+            .copied()
+            .find(|&kind| class_in(chain, |class| class.kind == kind).is_some())
+            .unwrap_or(otherwise);
+        Error::from_boxed(err, kind)
     }
 
-    /// Turns the error of a stack of layers into a towline [`Error`]: an `Error` inside
-    /// the box is returned as it is, a layer's own failure gets its kind (redirect,
-    /// decode), anything else [`Kind::Request`].
-    #[cfg(feature = "client")]
-    pub(crate) fn from_service(err: BoxError) -> Error {
-        #[cfg(feature = "redirect")]
-        if crate::redirect::is_redirect_error(&*err) {
-            return Error::from_boxed(err, Kind::Redirect);
-        }
-        #[cfg(feature = "decompress")]
-        if is_decode_error(&*err) {
-            return Error::from_boxed(err, Kind::Decode);
-        }
-        Error::from_boxed(err, Kind::Request)
+    /// Turns the error of a response body into a towline [`Error`]: an `Error` inside
+    /// the box is returned as it is, a decoding failure gets [`Kind::Decode`], anything
+    /// else [`Kind::Body`]. Used by [`read_body`](crate::body::read_body) and the
+    /// `Client`'s bodies.
+    pub(crate) fn from_body(err: BoxError) -> Error {
+        Error::from_boxed_as(err, &[Kind::Decode], Kind::Body)
     }
 
     /// The class of this error.
@@ -204,8 +198,10 @@ impl Error {
 
     /// The host name could not be resolved. Such an error is also [`is_connect`](Self::is_connect).
     pub fn is_resolve(&self) -> bool {
-        self.find::<crate::connect::DialError>()
-            .is_some_and(crate::connect::DialError::is_resolve)
+        self.source_chain()
+            .and_then(|chain| class_in(chain, |class| class.resolve.is_some()))
+            .and_then(|class| class.resolve)
+            .unwrap_or(false)
     }
 
     /// The TLS handshake failed or a TLS configuration was refused.
@@ -219,7 +215,7 @@ impl Error {
     /// wants credentials), or broke the SOCKS5 or `CONNECT` handshake. An unreachable
     /// proxy is also [`is_connect`](Self::is_connect).
     pub fn is_proxy(&self) -> bool {
-        self.inner.kind == Kind::Proxy || self.find::<crate::connect::ProxyError>().is_some()
+        self.inner.kind == Kind::Proxy || self.has_cause_of(Kind::Proxy)
     }
 
     /// Sending the request or receiving the response head failed.
@@ -248,14 +244,7 @@ impl Error {
     /// `towline::decompress::DecodeError`), or it decoded to more than the
     /// layer's limit (a `towline::decompress::DecodedTooLarge`).
     pub fn is_decode(&self) -> bool {
-        if self.inner.kind == Kind::Decode {
-            return true;
-        }
-        #[cfg(feature = "decompress")]
-        if let Some(source) = self.inner.source.as_deref() {
-            return is_decode_error(source);
-        }
-        false
+        self.inner.kind == Kind::Decode || self.has_cause_of(Kind::Decode)
     }
 
     /// Following a redirect failed: more redirects than the limit, a target that is
@@ -264,14 +253,7 @@ impl Error {
     /// `UnsupportedScheme`, `DowngradeRefused`, `ConflictingLocations`) can be found in
     /// the [`source()`](std::error::Error::source) chain.
     pub fn is_redirect(&self) -> bool {
-        if self.inner.kind == Kind::Redirect {
-            return true;
-        }
-        #[cfg(feature = "redirect")]
-        if let Some(source) = self.inner.source.as_deref() {
-            return crate::redirect::is_redirect_error(source);
-        }
-        false
+        self.inner.kind == Kind::Redirect || self.has_cause_of(Kind::Redirect)
     }
 
     /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
@@ -321,18 +303,22 @@ impl Error {
 
     /// The first cause in the chain that is an `E`.
     fn find<E: StdError + 'static>(&self) -> Option<&E> {
-        let mut next = self
-            .inner
+        walk(self.source_chain()?, |err| err.downcast_ref::<E>())
+    }
+
+    /// Whether a cause in the chain states `kind` through [`Classify`].
+    fn has_cause_of(&self, kind: Kind) -> bool {
+        self.source_chain()
+            .and_then(|chain| class_in(chain, |class| class.kind == kind))
+            .is_some()
+    }
+
+    /// The first cause, where the chain starts.
+    fn source_chain(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
             .source
             .as_deref()
-            .map(|e| e as &(dyn StdError + 'static));
-        while let Some(err) = next {
-            if let Some(found) = err.downcast_ref::<E>() {
-                return Some(found);
-            }
-            next = err.source();
-        }
-        None
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -420,18 +406,70 @@ impl StdError for Error {
     }
 }
 
-/// Whether `err` is, or is caused by, a decoding failure of the decompression layer.
-#[cfg(feature = "decompress")]
-fn is_decode_error(err: &(dyn StdError + 'static)) -> bool {
-    use crate::decompress::{DecodeError, DecodedTooLarge};
-    let mut next = Some(err);
-    while let Some(err) = next {
-        if err.is::<DecodeError>() || err.is::<DecodedTooLarge>() {
-            return true;
-        }
-        next = err.source();
+/// A cause defined outside this module (by the connector or a layer) that tells the
+/// crate [`Error`] what it is, so that this module names none of them: the `is_*`
+/// methods and [`Error::from_boxed_as`] find it in a `source()` chain.
+///
+/// A type implements it beside its definition; `lib.rs`, where the modules meet, lists
+/// the implementors in [`Causes`].
+pub(crate) trait Classify: StdError + 'static {
+    /// The kind of failure this cause is: [`Error::is_redirect`], [`Error::is_decode`]
+    /// and [`Error::is_proxy`] hold for an error with such a cause, and the `Client`
+    /// gives this kind to an error made from it.
+    const KIND: Kind;
+
+    /// Whether this cause is a failed name resolution, for [`Error::is_resolve`]; `None`
+    /// when the type cannot tell (the first cause that can decides).
+    fn resolve(&self) -> Option<bool> {
+        None
     }
-    false
+}
+
+/// What a cause stated about itself through [`Classify`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Class {
+    kind: Kind,
+    resolve: Option<bool>,
+}
+
+/// Recognises the causes of one type: see [`probe`].
+pub(crate) type Probe = fn(&(dyn StdError + 'static)) -> Option<Class>;
+
+/// The probe of the causes of type `E`.
+pub(crate) fn probe<E: Classify>(err: &(dyn StdError + 'static)) -> Option<Class> {
+    err.downcast_ref::<E>().map(|e| Class {
+        kind: E::KIND,
+        resolve: e.resolve(),
+    })
+}
+
+/// The causes the rest of the crate defines, as one [`Probe`] per type.
+///
+/// Implemented once, for [`Error`], in `lib.rs`, where the modules meet: this module
+/// depends on the list, not on the modules in it.
+pub(crate) trait Causes {
+    /// A probe for each type of cause that implements [`Classify`].
+    const PROBES: &'static [Probe];
+}
+
+/// The one walker of a `source()` chain: `err`, then each cause in turn, until `look`
+/// finds what it looks for.
+pub(crate) fn walk<'a, T>(
+    err: &'a (dyn StdError + 'static),
+    look: impl FnMut(&'a (dyn StdError + 'static)) -> Option<T>,
+) -> Option<T> {
+    let next = |err: &&'a (dyn StdError + 'static)| (*err).source();
+    std::iter::successors(Some(err), next).find_map(look)
+}
+
+/// The first [`Class`] that `err` or a cause in its chain states and `wanted` accepts.
+fn class_in(err: &(dyn StdError + 'static), wanted: impl Fn(Class) -> bool) -> Option<Class> {
+    walk(err, |cause| {
+        <Error as Causes>::PROBES
+            .iter()
+            .filter_map(|probe| probe(cause))
+            .find(|&class| wanted(class))
+    })
 }
 
 /// A fixed message used as the cause of simple errors.
@@ -849,6 +887,36 @@ mod tests {
             .expect("request handed back");
         assert_eq!(back.body(), "hello");
         assert!(err.take_unsent_request::<String>().is_none());
+    }
+
+    #[test]
+    fn causes_of_other_modules_state_their_kind_anywhere_in_the_chain() {
+        use crate::connect::{Destination, DialError};
+        let dst = Destination::new(http::uri::Scheme::HTTP, "nowhere.test", 80);
+        let io = || std::io::Error::other("no");
+        let resolve = DialError::resolve(&dst, io());
+        let resolve = Error::new(Kind::Connect, Some(Box::new(resolve)));
+        assert!(resolve.is_resolve() && resolve.is_connect() && !resolve.is_proxy());
+        let refused = DialError::connect(&dst, io());
+        let refused = Error::new(Kind::Connect, Some(Box::new(refused)));
+        assert!(!refused.is_resolve());
+        // Further down the chain, behind another `Error`.
+        let nested = Error::new(Kind::Request, Some(Box::new(resolve)));
+        assert!(nested.is_resolve() && !nested.is_decode() && !nested.is_redirect());
+        // A cause no module classifies: the kinds given.
+        let other = Error::from_body("boom".into());
+        assert!(other.is_body() && !other.is_decode() && !other.is_resolve());
+        assert!(!other.is_proxy() && !other.is_redirect());
+        #[cfg(feature = "decompress")]
+        {
+            use crate::decompress::{DecodeError, DecodeErrorKind};
+            let decode = || Box::new(DecodeError::new(DecodeErrorKind::Corrupt));
+            let err = Error::from_body(decode());
+            assert_eq!(err.kind(), Kind::Decode);
+            let inner = Error::new(Kind::Body, Some(decode()));
+            let err = Error::new(Kind::Request, Some(Box::new(inner)));
+            assert!(err.is_decode() && err.is_request());
+        }
     }
 
     #[test]

@@ -102,6 +102,7 @@
 
 mod body;
 mod builder;
+mod errors;
 mod request;
 mod response;
 mod stack;
