@@ -175,3 +175,38 @@ fn the_rules_have_no_cycle() {
         visit(m, &rules, &mut Vec::new(), &mut done);
     }
 }
+
+/// Every type that states its `Kind` through `error::Classify` is in the list of probes
+/// in `lib.rs` (`impl error::Causes for Error`): one left out would silently stop
+/// answering `is_redirect()`, `is_decode()`, `is_proxy()` or `is_resolve()`.
+#[test]
+fn every_classified_cause_is_probed() {
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("read lib.rs");
+    let mut classified = Vec::new();
+    for path in &all {
+        let text = std::fs::read_to_string(path).expect("read");
+        for line in text.lines() {
+            if let Some(rest) = line.trim().strip_prefix("impl Classify for ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                classified.push((path.display().to_string(), name));
+            }
+        }
+    }
+    assert!(
+        classified.len() >= 8,
+        "found the implementations: {classified:?}"
+    );
+    let missing: Vec<_> = classified
+        .iter()
+        .filter(|(_, name)| !lib.contains(&format!("::{name}>,")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "implements error::Classify but has no probe in lib.rs: {missing:?}"
+    );
+}
