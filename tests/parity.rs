@@ -529,6 +529,7 @@ async fn https_only_refuses_http_urls_and_http_redirect_targets() {
         .send()
         .await
         .expect_err("an http redirect target");
+    assert!(err.is_redirect(), "{}", err.report());
     assert!(
         err.report().to_string().contains("https_only"),
         "{}",

@@ -805,8 +805,9 @@ async fn a_callers_proxy_authorization_never_passes_an_open_proxy() {
 }
 
 /// A recording stand-in for an HTTP proxy shows exactly what a proxy receives: its own
-/// credentials, the absolute-form target without the origin URI's userinfo, and for
-/// https a bare `CONNECT`.
+/// credentials, the absolute-form target without the origin URI's userinfo (which
+/// becomes the origin's `Authorization`, forwarded in the clear as with curl: plain
+/// http through a proxy hides nothing from it), and for https a bare `CONNECT`.
 #[tokio::test]
 async fn an_http_proxy_gets_its_credentials_and_no_origin_userinfo() {
     let fake_proxy = TestServer::start(|req| match req.method.as_str() {
@@ -838,11 +839,8 @@ async fn an_http_proxy_gets_its_credentials_and_no_origin_userinfo() {
     assert_eq!(req.target, "http://127.0.0.1:9/x?q=1");
     assert_eq!(req.header("host"), Some("127.0.0.1:9"));
     assert_eq!(req.header_all("proxy-authorization"), [b"Basic cHU6cHA="]);
-    assert_eq!(req.header("authorization"), None);
-    // "user:secret", plain or in base64.
-    for needle in ["secret", "dXNlcjpzZWNyZXQ"] {
-        assert!(!request_contains(req, needle), "{needle} in {req:?}");
-    }
+    assert_eq!(req.header("authorization"), Some("Basic dXNlcjpzZWNyZXQ="));
+    assert!(!req.target.contains("secret") && !req.target.contains('@'));
 
     // For https the proxy only opens a tunnel: the CONNECT request carries the proxy's
     // credentials and nothing of the request meant for the origin. (This proxy refuses
@@ -879,9 +877,10 @@ async fn an_http_proxy_gets_its_credentials_and_no_origin_userinfo() {
     }
 }
 
-/// towline neither refuses userinfo in a request URI nor turns it into
-/// `Authorization`: it drops it. Nothing of it reaches the origin, nor the origin a
-/// redirect leads to, nor the one a `Location` with userinfo of its own names.
+/// Userinfo in a request URI becomes `Authorization: Basic` for that URI's origin (as
+/// curl, reqwest, Go and Python's requests send it) and leaves the URI: it is never in
+/// a request line or `Host`, never reaches another origin a redirect leads to, and a
+/// `Location`'s own userinfo is dropped, never sent.
 #[tokio::test]
 async fn origin_userinfo_is_never_sent() {
     let landing = TestServer::start(|req| Reply::text(format!("landed {}", req.path()))).await;
@@ -914,9 +913,23 @@ async fn origin_userinfo_is_never_sent() {
         first[0].header("host"),
         Some(format!("127.0.0.1:{port}").as_str())
     );
-    let all: Vec<RecordedRequest> = first.into_iter().chain(landing.requests()).collect();
-    assert_eq!(all.len(), 5);
-    for req in &all {
+    // The first origin gets the credentials its URL named, as a header only.
+    for req in &first {
+        assert_eq!(
+            req.header("authorization"),
+            Some("Basic dXNlcjpzZWNyZXQ="),
+            "{req:?}"
+        );
+        assert!(
+            !req.target.contains("secret") && !req.target.contains('@'),
+            "{req:?}"
+        );
+        assert!(!request_contains(req, "hunter2") && !request_contains(req, "ZXZpbDpodW50ZXIy"));
+    }
+    // Another origin (localhost, reached by redirect) gets nothing of either.
+    let landed = landing.requests();
+    assert_eq!(landed.len(), 2);
+    for req in &landed {
         assert_eq!(req.header("authorization"), None, "{req:?}");
         // user:secret and evil:hunter2, plain or in base64.
         for needle in ["secret", "hunter2", "dXNlcjpzZWNyZXQ", "ZXZpbDpodW50ZXIy"] {

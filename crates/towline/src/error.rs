@@ -50,14 +50,22 @@
 //! # }
 //! ```
 
-use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Mutex;
 
 use http::Uri;
 
 use crate::redact::Redaction;
+
+mod causes;
+mod classify;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use causes::Message;
+pub use causes::{LengthLimitExceeded, LengthMismatch, StaleConnection, TimedOut, Truncated};
+use classify::class_in;
+pub(crate) use classify::{Causes, Classify, Probe, probe, walk};
 
 /// A type-erased error, as used by tower.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -147,31 +155,25 @@ impl Error {
         }
     }
 
-    /// Turns the error of a response body into a towline [`Error`]: an `Error` inside
-    /// the box is returned as it is, a decoding failure gets [`Kind::Decode`], anything
-    /// else [`Kind::Body`].
-    pub(crate) fn from_body(err: BoxError) -> Error {
-        #[cfg(feature = "decompress")]
-        if is_decode_error(&*err) {
-            return Error::from_boxed(err, Kind::Decode);
-        }
-        Error::from_boxed(err, Kind::Body)
+    /// Turns a boxed error into a towline [`Error`]: an `Error` inside the box is returned
+    /// as it is; anything else gets the first kind of `look_for` that the error or a cause
+    /// in its `source()` chain states through [`Classify`], or else `otherwise`.
+    pub(crate) fn from_boxed_as(err: BoxError, look_for: &[Kind], otherwise: Kind) -> Error {
+        let chain: &(dyn StdError + 'static) = &*err;
+        let kind = look_for
+            .iter()
+            .copied()
+            .find(|&kind| class_in(chain, |class| class.kind == kind).is_some())
+            .unwrap_or(otherwise);
+        Error::from_boxed(err, kind)
     }
 
-    /// Turns the error of a stack of layers into a towline [`Error`]: an `Error` inside
-    /// the box is returned as it is, a layer's own failure gets its kind (redirect,
-    /// decode), anything else [`Kind::Request`].
-    #[cfg(feature = "client")]
-    pub(crate) fn from_service(err: BoxError) -> Error {
-        #[cfg(feature = "redirect")]
-        if crate::redirect::is_redirect_error(&*err) {
-            return Error::from_boxed(err, Kind::Redirect);
-        }
-        #[cfg(feature = "decompress")]
-        if is_decode_error(&*err) {
-            return Error::from_boxed(err, Kind::Decode);
-        }
-        Error::from_boxed(err, Kind::Request)
+    /// Turns the error of a response body into a towline [`Error`]: an `Error` inside
+    /// the box is returned as it is, a decoding failure gets [`Kind::Decode`], anything
+    /// else [`Kind::Body`]. Used by [`read_body`](crate::body::read_body) and the
+    /// `Client`'s bodies.
+    pub(crate) fn from_body(err: BoxError) -> Error {
+        Error::from_boxed_as(err, &[Kind::Decode], Kind::Body)
     }
 
     /// The class of this error.
@@ -204,8 +206,10 @@ impl Error {
 
     /// The host name could not be resolved. Such an error is also [`is_connect`](Self::is_connect).
     pub fn is_resolve(&self) -> bool {
-        self.find::<crate::connect::DialError>()
-            .is_some_and(crate::connect::DialError::is_resolve)
+        self.source_chain()
+            .and_then(|chain| class_in(chain, |class| class.resolve.is_some()))
+            .and_then(|class| class.resolve)
+            .unwrap_or(false)
     }
 
     /// The TLS handshake failed or a TLS configuration was refused.
@@ -219,7 +223,7 @@ impl Error {
     /// wants credentials), or broke the SOCKS5 or `CONNECT` handshake. An unreachable
     /// proxy is also [`is_connect`](Self::is_connect).
     pub fn is_proxy(&self) -> bool {
-        self.inner.kind == Kind::Proxy || self.find::<crate::connect::ProxyError>().is_some()
+        self.inner.kind == Kind::Proxy || self.has_cause_of(Kind::Proxy)
     }
 
     /// Sending the request or receiving the response head failed.
@@ -248,14 +252,7 @@ impl Error {
     /// `towline::decompress::DecodeError`), or it decoded to more than the
     /// layer's limit (a `towline::decompress::DecodedTooLarge`).
     pub fn is_decode(&self) -> bool {
-        if self.inner.kind == Kind::Decode {
-            return true;
-        }
-        #[cfg(feature = "decompress")]
-        if let Some(source) = self.inner.source.as_deref() {
-            return is_decode_error(source);
-        }
-        false
+        self.inner.kind == Kind::Decode || self.has_cause_of(Kind::Decode)
     }
 
     /// Following a redirect failed: more redirects than the limit, a target that is
@@ -264,14 +261,7 @@ impl Error {
     /// `UnsupportedScheme`, `DowngradeRefused`, `ConflictingLocations`) can be found in
     /// the [`source()`](std::error::Error::source) chain.
     pub fn is_redirect(&self) -> bool {
-        if self.inner.kind == Kind::Redirect {
-            return true;
-        }
-        #[cfg(feature = "redirect")]
-        if let Some(source) = self.inner.source.as_deref() {
-            return crate::redirect::is_redirect_error(source);
-        }
-        false
+        self.inner.kind == Kind::Redirect || self.has_cause_of(Kind::Redirect)
     }
 
     /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
@@ -321,18 +311,22 @@ impl Error {
 
     /// The first cause in the chain that is an `E`.
     fn find<E: StdError + 'static>(&self) -> Option<&E> {
-        let mut next = self
-            .inner
+        walk(self.source_chain()?, |err| err.downcast_ref::<E>())
+    }
+
+    /// Whether a cause in the chain states `kind` through [`Classify`].
+    fn has_cause_of(&self, kind: Kind) -> bool {
+        self.source_chain()
+            .and_then(|chain| class_in(chain, |class| class.kind == kind))
+            .is_some()
+    }
+
+    /// The first cause, where the chain starts.
+    fn source_chain(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
             .source
             .as_deref()
-            .map(|e| e as &(dyn StdError + 'static));
-        while let Some(err) = next {
-            if let Some(found) = err.downcast_ref::<E>() {
-                return Some(found);
-            }
-            next = err.source();
-        }
-        None
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -417,445 +411,5 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
-    }
-}
-
-/// Whether `err` is, or is caused by, a decoding failure of the decompression layer.
-#[cfg(feature = "decompress")]
-fn is_decode_error(err: &(dyn StdError + 'static)) -> bool {
-    use crate::decompress::{DecodeError, DecodedTooLarge};
-    let mut next = Some(err);
-    while let Some(err) = next {
-        if err.is::<DecodeError>() || err.is::<DecodedTooLarge>() {
-            return true;
-        }
-        next = err.source();
-    }
-    false
-}
-
-/// A fixed message used as the cause of simple errors.
-#[derive(Debug)]
-pub(crate) struct Message(pub(crate) &'static str);
-
-impl fmt::Display for Message {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl StdError for Message {}
-
-/// An operation did not finish within its configured time.
-#[derive(Debug)]
-pub struct TimedOut {
-    what: &'static str,
-    after: Option<std::time::Duration>,
-}
-
-impl TimedOut {
-    #[cfg_attr(
-        not(feature = "client"),
-        allow(dead_code, reason = "only the client's deadlines have no fixed length")
-    )]
-    pub(crate) fn new(what: &'static str) -> TimedOut {
-        TimedOut { what, after: None }
-    }
-
-    /// `what` (naming the bound's setting) ran past `limit`.
-    pub(crate) fn after(what: &'static str, limit: std::time::Duration) -> TimedOut {
-        TimedOut {
-            what,
-            after: Some(limit),
-        }
-    }
-
-    /// The bound that was passed, when the error came from one with a fixed length.
-    pub fn limit(&self) -> Option<std::time::Duration> {
-        self.after
-    }
-}
-
-impl fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} timed out", self.what)?;
-        match self.after {
-            Some(limit) => write!(f, " after {limit:?}"),
-            None => Ok(()),
-        }
-    }
-}
-
-impl StdError for TimedOut {}
-
-/// A response body ended before the end its framing declared.
-#[derive(Debug)]
-pub struct Truncated {
-    received: u64,
-    expected: Option<u64>,
-}
-
-impl Truncated {
-    pub(crate) fn new(received: u64, expected: Option<u64>) -> Truncated {
-        Truncated { received, expected }
-    }
-
-    /// How many body bytes arrived before the connection ended.
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
-    /// The length the server declared with `Content-Length`, if it did.
-    pub fn expected(&self) -> Option<u64> {
-        self.expected
-    }
-}
-
-impl fmt::Display for Truncated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.expected {
-            Some(n) => write!(
-                f,
-                "response body truncated: the connection closed after {} of {n} bytes",
-                self.received
-            ),
-            None => write!(
-                f,
-                "response body truncated: the connection closed before the last chunk, after {} bytes",
-                self.received
-            ),
-        }
-    }
-}
-
-impl StdError for Truncated {}
-
-/// A request body produced more or fewer bytes than it declared.
-///
-/// The connector stops such a body before the server could take it for a complete
-/// request, and closes the connection.
-#[derive(Debug)]
-pub struct LengthMismatch {
-    declared: u64,
-    produced: u64,
-    more: bool,
-}
-
-impl LengthMismatch {
-    pub(crate) fn new(declared: u64, produced: u64, more: bool) -> LengthMismatch {
-        LengthMismatch {
-            declared,
-            produced,
-            more,
-        }
-    }
-
-    /// The length the body declared (its `Content-Length`).
-    pub fn declared(&self) -> u64 {
-        self.declared
-    }
-
-    /// How many bytes the body had produced when the mismatch was found.
-    pub fn produced(&self) -> u64 {
-        self.produced
-    }
-}
-
-impl fmt::Display for LengthMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.more {
-            write!(
-                f,
-                "request body declared {} bytes but produced more ({} so far)",
-                self.declared, self.produced
-            )
-        } else {
-            write!(
-                f,
-                "request body declared {} bytes but ended after {}",
-                self.declared, self.produced
-            )
-        }
-    }
-}
-
-impl StdError for LengthMismatch {}
-
-/// A body was longer than the limit given to [`read_body_limited`](crate::body::read_body_limited).
-#[derive(Debug)]
-pub struct LengthLimitExceeded {
-    limit: usize,
-}
-
-impl LengthLimitExceeded {
-    pub(crate) fn new(limit: usize) -> LengthLimitExceeded {
-        LengthLimitExceeded { limit }
-    }
-
-    /// The limit that was exceeded, in bytes.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-}
-
-impl fmt::Display for LengthLimitExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "body is longer than the limit of {} bytes", self.limit)
-    }
-}
-
-impl StdError for LengthLimitExceeded {}
-
-/// A request failed on a connection taken from the pool, which the server had closed
-/// or was closing while it sat idle; or an HTTP/2 server rejected it unprocessed
-/// (`REFUSED_STREAM`, or a `GOAWAY` below its stream), on a new connection as well.
-///
-/// Such a failure is what `towline::retry::RetryStaleLayer` acts on. It records whether
-/// any byte of the request reached the socket and whether any byte of a response came
-/// back; when the request was never written, the request itself can be taken back with
-/// [`take_unsent_request`](Self::take_unsent_request) and sent again unchanged.
-///
-/// Another service can opt into the same retries by returning this type (or an error
-/// whose [`source()`](std::error::Error::source) chain contains it).
-///
-pub struct StaleConnection {
-    written: bool,
-    response_started: bool,
-    unsent: Mutex<Option<Box<dyn Any + Send>>>,
-    source: Option<BoxError>,
-}
-
-impl StaleConnection {
-    /// Describes a request that failed on a reused connection: whether any byte of it
-    /// was written, and whether any byte of a response arrived.
-    ///
-    /// A service other than towline's connector uses this to make its failures
-    /// retryable by `towline::retry::RetryStale`; see
-    /// [`with_unsent_request`](Self::with_unsent_request) to hand the request back.
-    pub fn new(request_written: bool, response_started: bool) -> StaleConnection {
-        StaleConnection {
-            written: request_written,
-            response_started,
-            unsent: Mutex::new(None),
-            source: None,
-        }
-    }
-
-    /// Hands back the request, which was not written at all and can be sent again as
-    /// it is, whatever its method.
-    pub fn with_unsent_request<B: Send + 'static>(
-        self,
-        request: http::Request<B>,
-    ) -> StaleConnection {
-        StaleConnection {
-            written: false,
-            unsent: Mutex::new(Some(Box::new(request))),
-            ..self
-        }
-    }
-
-    /// Records the underlying error, returned by [`source()`](std::error::Error::source).
-    pub fn with_source(self, source: impl Into<BoxError>) -> StaleConnection {
-        StaleConnection {
-            source: Some(source.into()),
-            ..self
-        }
-    }
-
-    pub(crate) fn with_unsent_any(self, unsent: Option<Box<dyn Any + Send>>) -> StaleConnection {
-        StaleConnection {
-            unsent: Mutex::new(unsent),
-            ..self
-        }
-    }
-
-    /// Whether any byte of the request was written to the connection.
-    pub fn request_written(&self) -> bool {
-        self.written
-    }
-
-    /// Whether any byte of a response arrived before the failure.
-    pub fn response_started(&self) -> bool {
-        self.response_started
-    }
-
-    /// Whether the unsent request is still held and can be taken back.
-    pub fn has_unsent_request(&self) -> bool {
-        self.unsent.lock().map(|u| u.is_some()).unwrap_or(false)
-    }
-
-    /// Takes back the request, if it was never written; `B` must be its body type.
-    ///
-    /// Returns `None` if the request was written, was already taken, or has another
-    /// body type (in which case it stays in place).
-    pub fn take_unsent_request<B: Send + 'static>(&self) -> Option<http::Request<B>> {
-        let mut slot = self.unsent.lock().ok()?;
-        if !slot.as_ref()?.is::<http::Request<B>>() {
-            return None;
-        }
-        slot.take()?.downcast::<http::Request<B>>().ok().map(|r| *r)
-    }
-}
-
-impl fmt::Debug for StaleConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaleConnection")
-            .field("request_written", &self.written)
-            .field("response_started", &self.response_started)
-            .field("has_unsent_request", &self.has_unsent_request())
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
-impl fmt::Display for StaleConnection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match (self.written, self.response_started) {
-            (false, _) => {
-                "the server closed the connection or refused the request before processing it"
-            }
-            (true, false) => {
-                "a reused connection was closed by the server after the request was sent, \
-                 before any response"
-            }
-            (true, true) => {
-                "a reused connection was closed by the server in the middle of the response head"
-            }
-        })
-    }
-}
-
-impl StdError for StaleConnection {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync + 'static>() {}
-
-    #[test]
-    fn error_is_send_sync_and_small() {
-        assert_send_sync::<Error>();
-        assert_send_sync::<StaleConnection>();
-        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
-    }
-
-    #[test]
-    fn display_is_its_own_line_and_report_has_the_chain() {
-        let err = Error::new(Kind::Body, Some(Box::new(Truncated::new(3, Some(10)))))
-            .with_uri(Uri::from_static("http://example.test/a"));
-        assert_eq!(err.to_string(), "body failed for http://example.test/a");
-        assert_eq!(
-            err.report().to_string(),
-            "body failed for http://example.test/a: response body truncated: \
-             the connection closed after 3 of 10 bytes"
-        );
-        assert!(err.is_body() && err.is_truncated());
-        let err = err.without_uri();
-        assert!(err.uri().is_none());
-        assert_eq!(err.to_string(), "body failed");
-        assert!(err.source().is_some());
-    }
-
-    /// An error outside towline whose text repeats its source's.
-    #[derive(Debug)]
-    struct Wraps(std::io::Error);
-
-    impl fmt::Display for Wraps {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "wrapper: {}", self.0)
-        }
-    }
-
-    impl StdError for Wraps {
-        fn source(&self) -> Option<&(dyn StdError + 'static)> {
-            Some(&self.0)
-        }
-    }
-
-    #[test]
-    fn report_writes_each_cause_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let err = Error::new(Kind::Connect, Some(Box::new(Wraps(io))));
-        assert_eq!(
-            err.report().to_string(),
-            "connection failed: wrapper: refused"
-        );
-        let nested = Error::new(Kind::Request, Some(Box::new(err)));
-        assert_eq!(
-            nested.report().to_string(),
-            "request failed: connection failed: wrapper: refused"
-        );
-        assert_eq!(
-            format!("{:?}", nested.report()),
-            nested.report().to_string()
-        );
-    }
-
-    #[test]
-    fn userinfo_and_secret_params_are_never_displayed() {
-        let err = Error::new(Kind::Connect, None).with_uri(Uri::from_static(
-            "http://me:s3cret@example.test:8080/a?b=c&access_token=s3cret",
-        ));
-        assert_eq!(
-            err.to_string(),
-            "connection failed for http://***@example.test:8080/a?b=c&access_token=***"
-        );
-        for text in [
-            format!("{err:?}"),
-            format!("{err:#?}"),
-            err.report().to_string(),
-        ] {
-            assert!(!text.contains("s3cret"), "{text}");
-        }
-        // The URI itself is the caller's, unchanged.
-        assert_eq!(
-            err.uri().and_then(|u| u.authority()).map(|a| a.as_str()),
-            Some("me:s3cret@example.test:8080")
-        );
-        let user_only = Error::new(Kind::Connect, None)
-            .with_uri(Uri::from_static("http://TOKEN@example.test/"));
-        assert_eq!(
-            user_only.to_string(),
-            "connection failed for http://***@example.test/"
-        );
-        let custom = Error::new(Kind::Connect, None)
-            .with_uri(Uri::from_static(
-                "http://example.test/?session=s3cret&key=1",
-            ))
-            .with_redaction(&Redaction::only(["session"]));
-        assert_eq!(
-            custom.to_string(),
-            "connection failed for http://example.test/?session=***&key=1"
-        );
-    }
-
-    #[test]
-    fn unsent_request_comes_back_only_with_its_own_body_type() {
-        let req = http::Request::new(String::from("hello"));
-        let stale = StaleConnection::new(true, false).with_unsent_request(req);
-        assert!(!stale.request_written());
-        let err = Error::new(Kind::Request, Some(Box::new(stale)));
-        assert!(err.is_stale_connection());
-        assert!(err.take_unsent_request::<Vec<u8>>().is_none());
-        let back = err
-            .take_unsent_request::<String>()
-            .expect("request handed back");
-        assert_eq!(back.body(), "hello");
-        assert!(err.take_unsent_request::<String>().is_none());
-    }
-
-    #[test]
-    fn from_boxed_keeps_an_inner_error() {
-        let inner: BoxError = Box::new(Error::new(Kind::Connect, None));
-        assert!(Error::from_boxed(inner, Kind::Request).is_connect());
-        let other: BoxError = "boom".into();
-        assert!(Error::from_boxed(other, Kind::Request).is_request());
     }
 }

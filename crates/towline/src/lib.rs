@@ -143,6 +143,30 @@ pub use client::{Client, Response};
 pub use error::{BoxError, Error, Kind, Report, Result};
 pub use uri::{IntoUri, Url};
 
+/// The causes the modules define that tell an [`Error`] their [`Kind`]
+/// (`error::Classify`): listed here, where the modules meet, so that `error` names none
+/// of them.
+impl error::Causes for Error {
+    const PROBES: &'static [error::Probe] = &[
+        error::probe::<connect::DialError>,
+        error::probe::<connect::ProxyError>,
+        #[cfg(feature = "decompress")]
+        error::probe::<decompress::DecodeError>,
+        #[cfg(feature = "decompress")]
+        error::probe::<decompress::DecodedTooLarge>,
+        #[cfg(feature = "redirect")]
+        error::probe::<redirect::TooManyRedirects>,
+        #[cfg(feature = "redirect")]
+        error::probe::<redirect::UnsupportedScheme>,
+        #[cfg(feature = "redirect")]
+        error::probe::<redirect::DowngradeRefused>,
+        #[cfg(feature = "redirect")]
+        error::probe::<redirect::ConflictingLocations>,
+        #[cfg(all(feature = "client", feature = "redirect"))]
+        error::probe::<client::redirects::HttpsOnlyRefused>,
+    ];
+}
+
 /// The Rust blocks of the repository's README, compiled and run as doc tests.
 #[cfg(all(
     doctest,

@@ -104,8 +104,9 @@ mod body;
 mod builder;
 mod connection;
 mod decoding;
+mod errors;
 #[cfg(feature = "redirect")]
-mod redirects;
+pub(crate) mod redirects;
 mod request;
 mod response;
 mod stack;

@@ -5,6 +5,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, REFERER};
 use http::uri::{Scheme, Uri};
 
 use super::RedirectPolicy;
+use crate::error::{Classify, Kind};
 use crate::redirect::{Action, Attempt, BrowserLike, FollowRedirectLayer, Policy, Strict};
 
 /// The builder's redirect settings.
@@ -64,8 +65,7 @@ enum Rule {
 impl Policy for ClientPolicy {
     fn redirect(&mut self, attempt: &Attempt<'_>) -> Action {
         if self.https_only && attempt.location().scheme() != Some(&Scheme::HTTPS) {
-            let msg = "https_only: the redirect's target is not an https URL";
-            return Action::Fail(msg.into());
+            return Action::Fail(Box::new(HttpsOnlyRefused));
         }
         let action = match &mut self.rule {
             Rule::Strict(p) => p.redirect(attempt),
@@ -97,6 +97,23 @@ impl Policy for ClientPolicy {
             None => headers.remove(REFERER),
         };
     }
+}
+
+/// A redirect to a URL that is not https, refused under
+/// [`https_only`](super::ClientBuilder::https_only).
+#[derive(Debug)]
+pub(crate) struct HttpsOnlyRefused;
+
+impl std::fmt::Display for HttpsOnlyRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("https_only: the redirect's target is not an https URL")
+    }
+}
+
+impl std::error::Error for HttpsOnlyRefused {}
+
+impl Classify for HttpsOnlyRefused {
+    const KIND: Kind = Kind::Redirect;
 }
 
 /// The `Referer` for a request to `to` that came from `from`, by the

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use tower_service::Service;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, Classify, Kind};
 
 /// Where a connection should go: the scheme, host and port of a request URI, or of
 /// the proxy when the request has a proxied [`Route`](super::Route) (then the scheme is
@@ -200,5 +200,13 @@ impl fmt::Display for DialError {
 impl std::error::Error for DialError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.source)
+    }
+}
+
+impl Classify for DialError {
+    const KIND: Kind = Kind::Connect;
+
+    fn resolve(&self) -> Option<bool> {
+        Some(self.is_resolve())
     }
 }

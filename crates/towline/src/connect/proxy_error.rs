@@ -5,7 +5,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, Classify, Kind};
 
 /// A proxy could not be reached, refused to carry the request, or broke the protocol.
 ///
@@ -196,6 +196,10 @@ impl StdError for ProxyError {
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }
+}
+
+impl Classify for ProxyError {
+    const KIND: Kind = Kind::Proxy;
 }
 
 #[cfg(test)]

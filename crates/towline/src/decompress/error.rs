@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, Classify, Kind};
 
 /// A response body could not be decoded: its coded data was truncated, corrupt, failed
 /// a checksum or length check, or had bytes after its end.
@@ -177,3 +177,11 @@ impl fmt::Display for DecodedTooLarge {
 }
 
 impl StdError for DecodedTooLarge {}
+
+impl Classify for DecodeError {
+    const KIND: Kind = Kind::Decode;
+}
+
+impl Classify for DecodedTooLarge {
+    const KIND: Kind = Kind::Decode;
+}

@@ -4,6 +4,7 @@ use std::fmt;
 use http::Uri;
 
 use super::RedirectHistory;
+use crate::error::{Classify, Kind};
 use crate::redact::Redaction;
 
 /// More redirects than the limit set with
@@ -175,18 +176,18 @@ impl fmt::Display for ConflictingLocations {
 
 impl StdError for ConflictingLocations {}
 
-/// Whether `err` or a cause in its `source()` chain is one of this module's errors.
-pub(crate) fn is_redirect_error(err: &(dyn StdError + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(err) = next {
-        if err.is::<TooManyRedirects>()
-            || err.is::<UnsupportedScheme>()
-            || err.is::<DowngradeRefused>()
-            || err.is::<ConflictingLocations>()
-        {
-            return true;
-        }
-        next = err.source();
-    }
-    false
+impl Classify for TooManyRedirects {
+    const KIND: Kind = Kind::Redirect;
+}
+
+impl Classify for UnsupportedScheme {
+    const KIND: Kind = Kind::Redirect;
+}
+
+impl Classify for DowngradeRefused {
+    const KIND: Kind = Kind::Redirect;
+}
+
+impl Classify for ConflictingLocations {
+    const KIND: Kind = Kind::Redirect;
 }

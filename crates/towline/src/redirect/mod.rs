@@ -175,7 +175,5 @@ pub use layer::FollowRedirectLayer;
 pub use policy::{Action, Attempt, BrowserLike, Policy, Standard, Strict};
 pub use service::FollowRedirect;
 
-pub(crate) use error::is_redirect_error;
-
 #[cfg(test)]
 mod tests;
