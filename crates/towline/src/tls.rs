@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod describe;
 mod handed_over;
 
 use std::fmt;
@@ -42,9 +43,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedProtocolVersion,
+};
 
 use crate::error::{BoxError, Error, Kind};
+use describe::describe;
 
 pub use rustls;
 
@@ -321,75 +325,26 @@ impl TlsConfigBuilder {
     /// Builds the configuration, or says what was wrong with the input.
     pub fn build(self) -> Result<TlsConfig, Error> {
         if let Some(first) = self.errors.first() {
-            return Err(tls_error(TlsError::config(first.clone())));
+            return Err(config_error(first.clone()));
         }
         let provider = provider();
-        let versions: &[&'static rustls::SupportedProtocolVersion] =
-            match (self.min_version, self.max_version) {
-                (TlsVersion::Tls12, TlsVersion::Tls13) => {
-                    &[&rustls::version::TLS13, &rustls::version::TLS12]
-                }
-                (TlsVersion::Tls13, TlsVersion::Tls13) => &[&rustls::version::TLS13],
-                (TlsVersion::Tls12, TlsVersion::Tls12) => &[&rustls::version::TLS12],
-                (TlsVersion::Tls13, TlsVersion::Tls12) => {
-                    return Err(tls_error(TlsError::config(
-                        "the highest TLS version (1.2) is below the lowest (1.3)".to_owned(),
-                    )));
-                }
-            };
         let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
-            .map_err(|e| tls_error(TlsError::config(format!("{e}"))))?;
+            .with_protocol_versions(self.versions()?)
+            .map_err(|e| config_error(format!("{e}")))?;
         let builder = if self.accept_invalid_certs {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCert { provider }))
         } else {
-            let mut roots = if self.webpki_roots {
-                webpki_store()
-            } else {
-                RootCertStore::empty()
-            };
-            #[cfg(feature = "native-roots")]
-            if self.native_roots {
-                let found = rustls_native_certs::load_native_certs();
-                roots.add_parsable_certificates(found.certs);
-            }
-            for cert in &self.extra_roots {
-                roots.add(cert.clone()).map_err(|e| {
-                    tls_error(TlsError::config(format!(
-                        "a root certificate was refused: {e}"
-                    )))
-                })?;
-            }
-            if roots.is_empty() {
-                return Err(tls_error(TlsError::config(
-                    "no root certificates to verify servers with".to_owned(),
-                )));
-            }
-            if self.extra_roots.is_empty() {
-                builder.with_root_certificates(roots)
-            } else {
-                let standard = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()
-                .map_err(|e| tls_error(TlsError::config(format!("{e}"))))?;
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(handed_over::HandedOver::new(
-                        standard,
-                        self.extra_roots,
-                    )))
-            }
+            let roots = self.root_store()?;
+            verify_with_roots(builder, roots, self.extra_roots, provider)?
         };
         let mut config = match self.client_auth {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
-                tls_error(TlsError::config(format!(
+                config_error(format!(
                     "the client certificate or key was refused: {}",
                     describe(&e)
-                )))
+                ))
             })?,
             None => builder.with_no_client_auth(),
         };
@@ -402,6 +357,75 @@ impl TlsConfigBuilder {
             config: Arc::new(config),
         })
     }
+
+    /// The protocol versions from the lowest to the highest chosen, newest first.
+    fn versions(&self) -> Result<&'static [&'static SupportedProtocolVersion], Error> {
+        static BOTH: [&SupportedProtocolVersion; 2] =
+            [&rustls::version::TLS13, &rustls::version::TLS12];
+        static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+        static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+        match (self.min_version, self.max_version) {
+            (TlsVersion::Tls12, TlsVersion::Tls13) => Ok(&BOTH),
+            (TlsVersion::Tls13, TlsVersion::Tls13) => Ok(&TLS13),
+            (TlsVersion::Tls12, TlsVersion::Tls12) => Ok(&TLS12),
+            (TlsVersion::Tls13, TlsVersion::Tls12) => Err(config_error(
+                "the highest TLS version (1.2) is below the lowest (1.3)".to_owned(),
+            )),
+        }
+    }
+
+    /// The roots chosen: the bundled web PKI, the system's, and those added.
+    fn root_store(&self) -> Result<RootCertStore, Error> {
+        let mut roots = if self.webpki_roots {
+            webpki_store()
+        } else {
+            RootCertStore::empty()
+        };
+        #[cfg(feature = "native-roots")]
+        if self.native_roots {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+        for cert in &self.extra_roots {
+            roots
+                .add(cert.clone())
+                .map_err(|e| config_error(format!("a root certificate was refused: {e}")))?;
+        }
+        if roots.is_empty() {
+            return Err(config_error(
+                "no root certificates to verify servers with".to_owned(),
+            ));
+        }
+        Ok(roots)
+    }
+}
+
+/// Verifies servers against `roots`; with roots the user added, a server presenting
+/// exactly one of them is trusted too (see [`handed_over`]).
+fn verify_with_roots(
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>,
+    roots: RootCertStore,
+    extra_roots: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>, Error> {
+    if extra_roots.is_empty() {
+        return Ok(builder.with_root_certificates(roots));
+    }
+    let standard =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| config_error(format!("{e}")))?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(handed_over::HandedOver::new(
+            standard,
+            extra_roots,
+        ))))
+}
+
+/// The error of a configuration that could not be built.
+fn config_error(message: String) -> Error {
+    tls_error(TlsError::config(message))
 }
 
 fn webpki_store() -> RootCertStore {
@@ -525,127 +549,10 @@ pub(crate) fn tls_error(err: TlsError) -> Error {
     Error::new(Kind::Tls, Some(Box::new(err) as BoxError))
 }
 
-/// Turns `CamelCase` into `camel case`.
-fn words(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Written text for a rustls error.
-fn describe(err: &rustls::Error) -> String {
-    use rustls::CertificateError as C;
-    match err {
-        rustls::Error::InvalidCertificate(cert) => match cert {
-            C::UnknownIssuer => {
-                "the server's certificate was issued by an unknown authority".into()
-            }
-            C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
-            C::NotValidYet | C::NotValidYetContext { .. } => {
-                "the server's certificate is not valid yet".into()
-            }
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                "the server's certificate is not valid for this host name (name mismatch)".into()
-            }
-            C::Revoked => "the server's certificate has been revoked".into(),
-            C::BadSignature => "the server's certificate has a bad signature".into(),
-            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-                "the server's certificate is not meant for servers".into()
-            }
-            C::BadEncoding => "the server's certificate is malformed".into(),
-            C::Other(other) => {
-                let text = other.to_string();
-                if text.contains("CaUsedAsEndEntity") {
-                    "the server presented a CA certificate as its own certificate".into()
-                } else {
-                    format!("the server's certificate is invalid: {}", words(&text))
-                }
-            }
-            other => format!(
-                "the server's certificate is invalid: {}",
-                words(&format!("{other:?}"))
-            ),
-        },
-        rustls::Error::AlertReceived(alert) => {
-            format!(
-                "the server sent the alert \"{}\"",
-                words(&format!("{alert:?}"))
-            )
-        }
-        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
-        rustls::Error::PeerIncompatible(p) => {
-            format!("the server is incompatible: {}", words(&format!("{p:?}")))
-        }
-        rustls::Error::PeerMisbehaved(p) => {
-            format!("the server misbehaved: {}", words(&format!("{p:?}")))
-        }
-        rustls::Error::InvalidMessage(m) => {
-            format!(
-                "the server sent an invalid message: {}",
-                words(&format!("{m:?}"))
-            )
-        }
-        rustls::Error::General(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Finds the rustls error inside an I/O error from tokio-rustls.
 pub(crate) fn rustls_error_of(err: &std::io::Error) -> Option<&rustls::Error> {
     err.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn causes_are_written_text() {
-        let e = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        assert_eq!(
-            TlsError::handshake("h.test", e).to_string(),
-            "TLS handshake with h.test failed: the server's certificate was issued by an unknown authority"
-        );
-        let e = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
-        assert!(
-            describe(&e).contains("\"handshake failure\""),
-            "{}",
-            describe(&e)
-        );
-    }
-
-    #[test]
-    fn bad_pem_is_reported_by_build() {
-        let err = TlsConfig::builder()
-            .add_root_pem(b"not pem")
-            .build()
-            .expect_err("bad");
-        assert!(err.is_tls());
-        assert!(
-            err.report().to_string().contains("holds no certificate"),
-            "{err}"
-        );
-        let err = TlsConfig::builder()
-            .replace_roots_pem(b"")
-            .build()
-            .expect_err("no roots");
-        assert!(err.is_tls());
-    }
-
-    #[test]
-    fn default_offers_h2_and_http11() {
-        let config = TlsConfig::new();
-        let alpn = &config.client_config().alpn_protocols;
-        assert_eq!(alpn.last().map(Vec::as_slice), Some(&b"http/1.1"[..]));
-        assert_eq!(alpn.len(), if cfg!(feature = "http2") { 2 } else { 1 });
-    }
-}
+mod tests;

@@ -45,150 +45,219 @@ pub(crate) async fn connect<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    let fail = |kind| ProxyError::new(endpoint, &target, kind);
-    let io_fail = |e: io::Error| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            fail(ErrorKind::Protocol(
-                "closed the connection during the SOCKS5 handshake",
-            ))
-        } else {
-            fail(ErrorKind::Io).with_source(e)
-        }
+    let mut handshake = Handshake {
+        io,
+        endpoint,
+        target,
     };
-
     // Everything that can be refused before I/O.
-    let credentials = match (endpoint.username(), endpoint.password()) {
-        (Some(user), Some(pass)) => {
-            if user.len() > 255 || pass.len() > 255 {
-                return Err(fail(ErrorKind::Unsupported(
-                    "a SOCKS5 username or password is at most 255 bytes",
-                )));
-            }
-            Some((user, pass))
-        }
-        _ => None,
-    };
-    let mut request = vec![VERSION, CMD_CONNECT, 0x00];
-    match &target {
-        Target::Addr(SocketAddr::V4(addr)) => {
-            request.push(ATYP_IPV4);
-            request.extend_from_slice(&addr.ip().octets());
-            request.extend_from_slice(&addr.port().to_be_bytes());
-        }
-        Target::Addr(SocketAddr::V6(addr)) => {
-            request.push(ATYP_IPV6);
-            request.extend_from_slice(&addr.ip().octets());
-            request.extend_from_slice(&addr.port().to_be_bytes());
-        }
-        Target::Name(host, port) => {
-            let Ok(len) = u8::try_from(host.len()) else {
-                return Err(fail(ErrorKind::Unsupported(
-                    "a host name sent to a SOCKS5 proxy is at most 255 bytes",
-                )));
-            };
-            request.push(ATYP_DOMAIN);
-            request.push(len);
-            request.extend_from_slice(host.as_bytes());
-            request.extend_from_slice(&port.to_be_bytes());
-        }
-    }
+    let credentials = handshake.credentials()?;
+    let request = handshake.connect_request()?;
 
-    // Method negotiation (RFC 1928 §3).
-    let greeting: &[u8] = if credentials.is_some() {
-        &[VERSION, 2, NO_AUTH, USERNAME_PASSWORD]
-    } else {
-        &[VERSION, 1, NO_AUTH]
-    };
-    io.write_all(greeting).await.map_err(io_fail)?;
-    io.flush().await.map_err(io_fail)?;
-    let mut choice = [0u8; 2];
-    io.read_exact(&mut choice).await.map_err(io_fail)?;
-    if choice[0] != VERSION {
-        return Err(fail(ErrorKind::Protocol(
-            "is not a SOCKS5 proxy: its answer has another version",
-        )));
-    }
-    trace!(
-        target: "towline::connect",
-        proxy = %endpoint,
-        method = choice[1],
-        "SOCKS5 authentication method chosen"
-    );
-    match (choice[1], credentials) {
-        (NO_AUTH, _) => {}
-        (USERNAME_PASSWORD, Some((user, pass))) => {
-            // RFC 1929 §2: version 1, then length-prefixed username and password.
-            let mut auth = Vec::with_capacity(3 + user.len() + pass.len());
-            auth.push(0x01);
-            auth.push(user.len() as u8);
-            auth.extend_from_slice(user.as_bytes());
-            auth.push(pass.len() as u8);
-            auth.extend_from_slice(pass.as_bytes());
-            io.write_all(&auth).await.map_err(io_fail)?;
-            io.flush().await.map_err(io_fail)?;
-            let mut status = [0u8; 2];
-            io.read_exact(&mut status).await.map_err(io_fail)?;
-            if status[1] != 0x00 {
-                return Err(fail(ErrorKind::SocksCredentialsRejected));
-            }
-        }
-        (NO_ACCEPTABLE_METHOD, credentials) => {
-            return Err(fail(ErrorKind::SocksNoMethod {
-                credentials_offered: credentials.is_some(),
-            }));
-        }
-        _ => {
-            return Err(fail(ErrorKind::Protocol(
-                "chose an authentication method that was not offered",
-            )));
-        }
-    }
-
-    // The connect request and its reply (RFC 1928 §4, §6).
-    io.write_all(&request).await.map_err(io_fail)?;
-    io.flush().await.map_err(io_fail)?;
-    let mut reply = [0u8; 4];
-    io.read_exact(&mut reply).await.map_err(io_fail)?;
-    if reply[0] != VERSION {
-        return Err(fail(ErrorKind::Protocol(
-            "is not a SOCKS5 proxy: its reply has another version",
-        )));
-    }
-    if reply[1] != 0x00 {
-        debug!(
-            target: "towline::connect",
-            proxy = %endpoint,
-            destination = %target,
-            reply = reply[1],
-            "SOCKS5 proxy refused the connection"
-        );
-        return Err(fail(ErrorKind::SocksReply(reply[1])));
-    }
-    // The bound address that follows is of no use to a client, but must be consumed.
-    let rest = match reply[3] {
-        ATYP_IPV4 => 4 + 2,
-        ATYP_IPV6 => 16 + 2,
-        ATYP_DOMAIN => {
-            let mut len = [0u8; 1];
-            io.read_exact(&mut len).await.map_err(io_fail)?;
-            usize::from(len[0]) + 2
-        }
-        _ => {
-            return Err(fail(ErrorKind::Protocol(
-                "replied with an unknown address type",
-            )));
-        }
-    };
-    let mut bound = [0u8; 255 + 2];
-    io.read_exact(&mut bound[..rest]).await.map_err(io_fail)?;
+    let method = handshake.negotiate(credentials.is_some()).await?;
+    handshake.authenticate(method, credentials).await?;
+    handshake.request(&request).await?;
     debug!(
         target: "towline::connect",
         proxy = %endpoint,
-        destination = %target,
-        authenticated = choice[1] == USERNAME_PASSWORD,
+        destination = %handshake.target,
+        authenticated = method == USERNAME_PASSWORD,
         "SOCKS5 connection established"
     );
     Ok(())
+}
+
+/// The username and password to offer (RFC 1929), when the endpoint has them.
+type Credentials<'a> = Option<(&'a str, &'a str)>;
+
+/// One SOCKS5 handshake: the stream, the proxy and the destination its errors name.
+struct Handshake<'a, 't, I> {
+    io: &'a mut I,
+    endpoint: &'a ProxyEndpoint,
+    target: Target<'t>,
+}
+
+impl<'a, I> Handshake<'a, '_, I>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    fn fail(&self, kind: ErrorKind) -> ProxyError {
+        ProxyError::new(self.endpoint, &self.target, kind)
+    }
+
+    fn io_fail(&self, e: io::Error) -> ProxyError {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            self.fail(ErrorKind::Protocol(
+                "closed the connection during the SOCKS5 handshake",
+            ))
+        } else {
+            self.fail(ErrorKind::Io).with_source(e)
+        }
+    }
+
+    /// The endpoint's username and password, when both fit RFC 1929's length bytes.
+    fn credentials(&self) -> Result<Credentials<'a>, ProxyError> {
+        match (self.endpoint.username(), self.endpoint.password()) {
+            (Some(user), Some(pass)) => {
+                if user.len() > 255 || pass.len() > 255 {
+                    return Err(self.fail(ErrorKind::Unsupported(
+                        "a SOCKS5 username or password is at most 255 bytes",
+                    )));
+                }
+                Ok(Some((user, pass)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The connect request for the target (RFC 1928 §4).
+    fn connect_request(&self) -> Result<Vec<u8>, ProxyError> {
+        let mut request = vec![VERSION, CMD_CONNECT, 0x00];
+        match &self.target {
+            Target::Addr(SocketAddr::V4(addr)) => {
+                request.push(ATYP_IPV4);
+                request.extend_from_slice(&addr.ip().octets());
+                request.extend_from_slice(&addr.port().to_be_bytes());
+            }
+            Target::Addr(SocketAddr::V6(addr)) => {
+                request.push(ATYP_IPV6);
+                request.extend_from_slice(&addr.ip().octets());
+                request.extend_from_slice(&addr.port().to_be_bytes());
+            }
+            Target::Name(host, port) => {
+                let Ok(len) = u8::try_from(host.len()) else {
+                    return Err(self.fail(ErrorKind::Unsupported(
+                        "a host name sent to a SOCKS5 proxy is at most 255 bytes",
+                    )));
+                };
+                request.push(ATYP_DOMAIN);
+                request.push(len);
+                request.extend_from_slice(host.as_bytes());
+                request.extend_from_slice(&port.to_be_bytes());
+            }
+        }
+        Ok(request)
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), ProxyError> {
+        let sent = async {
+            self.io.write_all(bytes).await?;
+            self.io.flush().await
+        };
+        match sent.await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.io_fail(e)),
+        }
+    }
+
+    async fn receive(&mut self, buf: &mut [u8]) -> Result<(), ProxyError> {
+        match self.io.read_exact(buf).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.io_fail(e)),
+        }
+    }
+
+    /// Method negotiation (RFC 1928 §3): offers no authentication, and username and
+    /// password when there are credentials; returns the method the proxy chose.
+    async fn negotiate(&mut self, offer_credentials: bool) -> Result<u8, ProxyError> {
+        let greeting: &[u8] = if offer_credentials {
+            &[VERSION, 2, NO_AUTH, USERNAME_PASSWORD]
+        } else {
+            &[VERSION, 1, NO_AUTH]
+        };
+        self.send(greeting).await?;
+        let mut choice = [0u8; 2];
+        self.receive(&mut choice).await?;
+        if choice[0] != VERSION {
+            return Err(self.fail(ErrorKind::Protocol(
+                "is not a SOCKS5 proxy: its answer has another version",
+            )));
+        }
+        trace!(
+            target: "towline::connect",
+            proxy = %self.endpoint,
+            method = choice[1],
+            "SOCKS5 authentication method chosen"
+        );
+        Ok(choice[1])
+    }
+
+    /// Follows the chosen method: nothing, username and password, or a refusal.
+    async fn authenticate(
+        &mut self,
+        method: u8,
+        credentials: Credentials<'_>,
+    ) -> Result<(), ProxyError> {
+        match (method, credentials) {
+            (NO_AUTH, _) => Ok(()),
+            (USERNAME_PASSWORD, Some((user, pass))) => self.username_password(user, pass).await,
+            (NO_ACCEPTABLE_METHOD, credentials) => Err(self.fail(ErrorKind::SocksNoMethod {
+                credentials_offered: credentials.is_some(),
+            })),
+            _ => Err(self.fail(ErrorKind::Protocol(
+                "chose an authentication method that was not offered",
+            ))),
+        }
+    }
+
+    /// RFC 1929 §2: version 1, then length-prefixed username and password.
+    async fn username_password(&mut self, user: &str, pass: &str) -> Result<(), ProxyError> {
+        let mut auth = Vec::with_capacity(3 + user.len() + pass.len());
+        auth.push(0x01);
+        auth.push(user.len() as u8);
+        auth.extend_from_slice(user.as_bytes());
+        auth.push(pass.len() as u8);
+        auth.extend_from_slice(pass.as_bytes());
+        self.send(&auth).await?;
+        let mut status = [0u8; 2];
+        self.receive(&mut status).await?;
+        if status[1] != 0x00 {
+            return Err(self.fail(ErrorKind::SocksCredentialsRejected));
+        }
+        Ok(())
+    }
+
+    /// The connect request and its reply (RFC 1928 §4, §6).
+    async fn request(&mut self, request: &[u8]) -> Result<(), ProxyError> {
+        self.send(request).await?;
+        let mut reply = [0u8; 4];
+        self.receive(&mut reply).await?;
+        if reply[0] != VERSION {
+            return Err(self.fail(ErrorKind::Protocol(
+                "is not a SOCKS5 proxy: its reply has another version",
+            )));
+        }
+        if reply[1] != 0x00 {
+            debug!(
+                target: "towline::connect",
+                proxy = %self.endpoint,
+                destination = %self.target,
+                reply = reply[1],
+                "SOCKS5 proxy refused the connection"
+            );
+            return Err(self.fail(ErrorKind::SocksReply(reply[1])));
+        }
+        self.skip_bound_address(reply[3]).await
+    }
+
+    /// The bound address that follows a reply is of no use to a client, but must be
+    /// consumed.
+    async fn skip_bound_address(&mut self, atyp: u8) -> Result<(), ProxyError> {
+        let rest = match atyp {
+            ATYP_IPV4 => 4 + 2,
+            ATYP_IPV6 => 16 + 2,
+            ATYP_DOMAIN => {
+                let mut len = [0u8; 1];
+                self.receive(&mut len).await?;
+                usize::from(len[0]) + 2
+            }
+            _ => {
+                return Err(self.fail(ErrorKind::Protocol("replied with an unknown address type")));
+            }
+        };
+        let mut bound = [0u8; 255 + 2];
+        self.receive(&mut bound[..rest]).await
+    }
 }
 
 /// The target for a host: an IP literal as it is; a name sent as it is when the proxy

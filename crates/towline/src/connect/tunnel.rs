@@ -29,93 +29,141 @@ pub(crate) async fn connect<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    let target = Target(host, port).to_string();
-    let fail = |kind| ProxyError::new(endpoint, &target, kind);
+    let tunnel = Tunnel {
+        endpoint,
+        target: Target(host, port).to_string(),
+    };
+    tunnel.send_request(io).await?;
+    let answer = tunnel.read_answer(io).await?;
+    tunnel.accept(answer)
+}
 
-    let mut head = Vec::with_capacity(128);
-    head.extend_from_slice(b"CONNECT ");
-    head.extend_from_slice(target.as_bytes());
-    head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    head.extend_from_slice(target.as_bytes());
-    head.extend_from_slice(b"\r\n");
-    if let Some(auth) = endpoint.authorization() {
-        head.extend_from_slice(b"Proxy-Authorization: ");
-        head.extend_from_slice(auth.as_bytes());
-        head.extend_from_slice(b"\r\n");
+/// One CONNECT exchange: the proxy and the `host:port` its errors name.
+struct Tunnel<'a> {
+    endpoint: &'a ProxyEndpoint,
+    target: String,
+}
+
+/// The proxy's final answer to CONNECT.
+struct Answer {
+    status: StatusCode,
+    /// Whether bytes followed the head before the client spoke.
+    early_data: bool,
+}
+
+impl Tunnel<'_> {
+    fn fail(&self, kind: ErrorKind) -> ProxyError {
+        ProxyError::new(self.endpoint, &self.target, kind)
     }
-    head.extend_from_slice(b"\r\n");
-    trace!(
-        target: "towline::connect",
-        proxy = %endpoint,
-        destination = %target,
-        credentials = endpoint.authorization().is_some(),
-        "sending CONNECT"
-    );
-    io.write_all(&head)
-        .await
-        .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
-    io.flush()
-        .await
-        .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
 
-    let mut buf = Vec::with_capacity(512);
-    // Bytes of interim (1xx) heads already parsed and dropped from `buf`.
-    let mut skipped = 0;
-    loop {
-        // Parsing is synchronous, so its 2 KiB of header slots never sit in this
-        // future's state (which every connection's future embeds, direct or not).
-        match parse_head(&buf).map_err(|why| fail(ErrorKind::Protocol(why)))? {
-            Head::Final { status, len } => {
-                if !status.is_success() {
-                    debug!(
-                        target: "towline::connect",
-                        proxy = %endpoint,
-                        destination = %target,
-                        status = status.as_u16(),
-                        "proxy refused CONNECT"
-                    );
-                    return Err(fail(ErrorKind::Refused {
-                        status,
-                        credentials_sent: endpoint.authorization().is_some(),
-                    }));
-                }
-                if len < buf.len() {
-                    return Err(fail(ErrorKind::Protocol(
-                        "sent data through the tunnel before the client spoke",
-                    )));
-                }
-                debug!(
-                    target: "towline::connect",
-                    proxy = %endpoint,
-                    destination = %target,
-                    status = status.as_u16(),
-                    "CONNECT tunnel established"
-                );
-                return Ok(());
-            }
-            Head::Interim { len } => {
-                // 100, 102, 103: the final answer follows. The heads together stay
-                // within MAX_HEAD.
-                skipped += len;
-                buf.drain(..len);
-                if skipped >= MAX_HEAD {
-                    return Err(fail(ErrorKind::Protocol(TOO_LARGE)));
-                }
-                continue;
-            }
-            Head::Partial if skipped + buf.len() < MAX_HEAD => {}
-            Head::Partial => return Err(fail(ErrorKind::Protocol(TOO_LARGE))),
+    fn io_fail(&self, e: std::io::Error) -> ProxyError {
+        self.fail(ErrorKind::Io).with_source(e)
+    }
+
+    /// The CONNECT request head, with the endpoint's credentials.
+    fn request_head(&self) -> Vec<u8> {
+        let target = self.target.as_bytes();
+        let mut head = Vec::with_capacity(128);
+        head.extend_from_slice(b"CONNECT ");
+        head.extend_from_slice(target);
+        head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        head.extend_from_slice(target);
+        head.extend_from_slice(b"\r\n");
+        if let Some(auth) = self.endpoint.authorization() {
+            head.extend_from_slice(b"Proxy-Authorization: ");
+            head.extend_from_slice(auth.as_bytes());
+            head.extend_from_slice(b"\r\n");
         }
-        buf.reserve(1024);
-        let n = io
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| fail(ErrorKind::Io).with_source(e))?;
-        if n == 0 {
-            return Err(fail(ErrorKind::Protocol(
-                "closed the connection before answering CONNECT",
+        head.extend_from_slice(b"\r\n");
+        head
+    }
+
+    async fn send_request<I>(&self, io: &mut I) -> Result<(), ProxyError>
+    where
+        I: AsyncWrite + Unpin,
+    {
+        let head = self.request_head();
+        trace!(
+            target: "towline::connect",
+            proxy = %self.endpoint,
+            destination = %self.target,
+            credentials = self.endpoint.authorization().is_some(),
+            "sending CONNECT"
+        );
+        io.write_all(&head).await.map_err(|e| self.io_fail(e))?;
+        io.flush().await.map_err(|e| self.io_fail(e))
+    }
+
+    /// Reads up to the final head, skipping interim ones; all of them together stay
+    /// within [`MAX_HEAD`].
+    async fn read_answer<I>(&self, io: &mut I) -> Result<Answer, ProxyError>
+    where
+        I: AsyncRead + Unpin,
+    {
+        let mut buf = Vec::with_capacity(512);
+        // Bytes of interim (1xx) heads already parsed and dropped from `buf`.
+        let mut skipped = 0;
+        loop {
+            // Parsing is synchronous, so its 2 KiB of header slots never sit in this
+            // future's state (which every connection's future embeds, direct or not).
+            match parse_head(&buf).map_err(|why| self.fail(ErrorKind::Protocol(why)))? {
+                Head::Final { status, len } => {
+                    return Ok(Answer {
+                        status,
+                        early_data: len < buf.len(),
+                    });
+                }
+                Head::Interim { len } => {
+                    // 100, 102, 103: the final answer follows.
+                    skipped += len;
+                    buf.drain(..len);
+                    if skipped >= MAX_HEAD {
+                        return Err(self.fail(ErrorKind::Protocol(TOO_LARGE)));
+                    }
+                    continue;
+                }
+                Head::Partial if skipped + buf.len() < MAX_HEAD => {}
+                Head::Partial => return Err(self.fail(ErrorKind::Protocol(TOO_LARGE))),
+            }
+            buf.reserve(1024);
+            let n = io.read_buf(&mut buf).await.map_err(|e| self.io_fail(e))?;
+            if n == 0 {
+                return Err(self.fail(ErrorKind::Protocol(
+                    "closed the connection before answering CONNECT",
+                )));
+            }
+        }
+    }
+
+    /// A `2xx` with nothing after it opens the tunnel; anything else is refused.
+    fn accept(&self, answer: Answer) -> Result<(), ProxyError> {
+        let status = answer.status;
+        if !status.is_success() {
+            debug!(
+                target: "towline::connect",
+                proxy = %self.endpoint,
+                destination = %self.target,
+                status = status.as_u16(),
+                "proxy refused CONNECT"
+            );
+            return Err(self.fail(ErrorKind::Refused {
+                status,
+                credentials_sent: self.endpoint.authorization().is_some(),
+            }));
+        }
+        if answer.early_data {
+            return Err(self.fail(ErrorKind::Protocol(
+                "sent data through the tunnel before the client spoke",
             )));
         }
+        debug!(
+            target: "towline::connect",
+            proxy = %self.endpoint,
+            destination = %self.target,
+            status = status.as_u16(),
+            "CONNECT tunnel established"
+        );
+        Ok(())
     }
 }
 

@@ -1,11 +1,9 @@
 //! The cookie jar: RFC 6265 storage (§5.3) and retrieval (§5.4), shared and
 //! thread-safe.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -15,10 +13,14 @@ use bytes::Bytes;
 use http::{HeaderValue, Uri};
 
 use super::clock::{BoxedClock, Clock, SystemClock};
+use super::domain::{domain_match, group, is_secure, normalize_domain, path_match, request_host};
 use super::netscape::{CookiesTxt, LoadReport};
-use super::parse::{ParseError, PathAttr, SetCookie, parse_set_cookie};
-use super::stored::{Cookie, SameSite, Stored, unix_seconds};
+use super::parse::parse_set_cookie;
+use super::stored::{Cookie, Stored, unix_seconds};
 use super::{CookieStore, Rejected};
+use accept::{Origin, parse_rejected};
+
+mod accept;
 
 /// The default [`max_cookie_size`](JarBuilder::max_cookie_size): 4096 bytes.
 pub const DEFAULT_MAX_COOKIE_SIZE: usize = 4096;
@@ -69,13 +71,6 @@ struct State {
 pub struct JarBuilder {
     clock: BoxedClock,
     limits: Limits,
-}
-
-/// What a response's cookies are checked against: the request.
-struct Origin<'a> {
-    host: &'a str,
-    secure: bool,
-    path: &'a str,
 }
 
 /// A cookie that did not come from a `Set-Cookie` header (cookies.txt).
@@ -356,196 +351,6 @@ impl Jar {
         self.iter().collect()
     }
 
-    /// Stores the cookies of a response to `uri`.
-    fn store_response(&self, uri: &Uri, values: &mut dyn Iterator<Item = &HeaderValue>) {
-        let Some(host) = request_host(uri) else {
-            return;
-        };
-        let origin = Origin {
-            host: &host,
-            secure: is_secure(uri),
-            path: uri.path(),
-        };
-        let now = self.inner.clock.0.now();
-        let mut state: Option<RwLockWriteGuard<'_, State>> = None;
-        for value in values {
-            // Ignored, as RFC 6265 says, when it is not a cookie.
-            match parse_set_cookie(value.as_bytes()) {
-                Ok(parsed) => {
-                    let state = state.get_or_insert_with(|| self.write());
-                    let name = parsed.name;
-                    let stored = self.store(state, parsed, &origin, now);
-                    note_set_cookie(origin.host, Some(name), stored);
-                }
-                Err(err) => note_set_cookie(origin.host, None, Err(parse_rejected(err))),
-            }
-        }
-    }
-
-    /// RFC 6265 §5.3, with RFC 6265bis's `Secure` and prefix rules.
-    fn store(
-        &self,
-        state: &mut State,
-        cookie: SetCookie<'_>,
-        origin: &Origin<'_>,
-        now: SystemTime,
-    ) -> Result<(), Rejected> {
-        let now_secs = unix_seconds(now);
-        self.check_size(cookie.name, cookie.value)?;
-        // RFC 6265bis §5.7 step 8: `Secure` only from a secure origin.
-        if cookie.secure && !origin.secure {
-            return Err(Rejected::SecureOverHttp);
-        }
-        // Step 3: Max-Age over Expires.
-        let expires = match (cookie.max_age, cookie.expires) {
-            (Some(age), _) if age == i64::MIN => Some(i64::MIN),
-            (Some(age), _) => Some(now_secs.saturating_add(age)),
-            (None, expires) => expires,
-        };
-        // Steps 4 to 6: the domain.
-        let mut domain_attr: Option<Cow<'_, str>> = match cookie.domain {
-            None | Some([]) => None,
-            Some(d) if d.is_ascii() => {
-                // `is_ascii` makes this infallible.
-                let d = std::str::from_utf8(d).map_err(|_| Rejected::DomainMismatch)?;
-                Some(lowercase(d))
-            }
-            // A Unicode name is canonicalized as the host is (RFC 6265 §5.1.2, and as
-            // browsers do): to its A-labels, through the same IDNA the URL parser uses.
-            Some(d) => {
-                let d = std::str::from_utf8(d).map_err(|_| Rejected::DomainMismatch)?;
-                Some(Cow::Owned(a_labels(d).ok_or(Rejected::DomainMismatch)?))
-            }
-        };
-        if let Some(d) = &domain_attr {
-            if is_public_suffix(d) {
-                if **d == *origin.host {
-                    domain_attr = None;
-                } else {
-                    return Err(Rejected::PublicSuffix);
-                }
-            }
-        }
-        let (domain, host_only) = match &domain_attr {
-            Some(d) if !domain_match(origin.host, d) => return Err(Rejected::DomainMismatch),
-            // An IP address matches only itself: its cookies stay host-only.
-            Some(d) if is_ip(d) => (&**d, true),
-            Some(d) => (&**d, false),
-            None => (origin.host, true),
-        };
-        // Step 7: the path.
-        let path = match cookie.path {
-            Some(PathAttr::Given(p)) => p,
-            Some(PathAttr::Default) | None => default_path(origin.path),
-        };
-        // RFC 6265bis §4.1.3: prefixes.
-        check_prefix(
-            cookie.name,
-            cookie.secure,
-            cookie.domain.is_none() && host_only,
-            cookie.path.is_some() && path == "/",
-        )?;
-        // RFC 6265bis §5.7 step 16: plain http may not shadow a Secure cookie.
-        if !origin.secure && !cookie.secure {
-            let shadows = state.groups.get(group(domain)).is_some_and(|list| {
-                list.iter().any(|old| {
-                    old.secure
-                        && *old.name == *cookie.name
-                        && (domain_match(&old.domain, domain) || domain_match(domain, &old.domain))
-                        && path_match(path, &old.path)
-                        && !old.is_expired(now_secs)
-                })
-            });
-            if shadows {
-                return Err(Rejected::ShadowsSecure);
-            }
-        }
-        let stored = Stored {
-            name: cookie.name.into(),
-            value: cookie.value.into(),
-            domain: domain.into(),
-            path: path.into(),
-            host_only,
-            secure: cookie.secure,
-            http_only: cookie.http_only,
-            same_site: cookie.same_site,
-            expires,
-            created: now,
-            created_seq: 0,
-            last_access: AtomicU64::new(0),
-        };
-        self.insert(state, stored, now_secs);
-        Ok(())
-    }
-
-    /// Stores cookies read from a file, under one lock, after the checks a
-    /// `Set-Cookie` would pass; `rejected` hears of each one that fails them.
-    pub(crate) fn insert_raw_all<'a>(
-        &self,
-        cookies: impl IntoIterator<Item = (usize, Raw<'a>)>,
-        now: SystemTime,
-        mut rejected: impl FnMut(usize, Rejected),
-    ) -> usize {
-        let mut state = self.write();
-        let mut stored = 0;
-        for (line, raw) in cookies {
-            match self.insert_raw_locked(&mut state, raw, now) {
-                Ok(()) => stored += 1,
-                Err(err) => rejected(line, err),
-            }
-        }
-        stored
-    }
-
-    fn insert_raw_locked(
-        &self,
-        state: &mut State,
-        raw: Raw<'_>,
-        now: SystemTime,
-    ) -> Result<(), Rejected> {
-        self.check_size(raw.name, raw.value)?;
-        let valid_name = !raw.name.is_empty() && !raw.name.contains(['=', ';']);
-        let valid = |s: &str| !s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
-        if !valid_name || raw.value.contains(';') || !valid(raw.name) || !valid(raw.value) {
-            return Err(Rejected::Malformed);
-        }
-        let domain = raw.domain.strip_prefix('.').unwrap_or(raw.domain);
-        let domain = match domain.is_ascii() {
-            true => domain.to_ascii_lowercase(),
-            false => a_labels(domain).ok_or(Rejected::DomainMismatch)?,
-        };
-        let host_only = raw.host_only || is_ip(&domain);
-        if !host_only && is_public_suffix(&domain) {
-            return Err(Rejected::PublicSuffix);
-        }
-        check_prefix(raw.name, raw.secure, host_only, raw.path == "/")?;
-        let stored = Stored {
-            name: raw.name.into(),
-            value: raw.value.into(),
-            domain: domain.into(),
-            path: raw.path.into(),
-            host_only,
-            secure: raw.secure,
-            http_only: raw.http_only,
-            same_site: None::<SameSite>,
-            expires: raw.expires,
-            created: now,
-            created_seq: 0,
-            last_access: AtomicU64::new(0),
-        };
-        self.insert(state, stored, unix_seconds(now));
-        Ok(())
-    }
-
-    fn check_size(&self, name: &str, value: &str) -> Result<(), Rejected> {
-        let size = name.len() + value.len();
-        let limit = self.inner.limits.cookie_size;
-        if size > limit {
-            return Err(Rejected::TooLarge { size, limit });
-        }
-        Ok(())
-    }
-
     /// §5.3 steps 11 and 12, then eviction: expired cookies first, then the least
     /// recently used of the domain, then of the jar.
     fn insert(&self, state: &mut State, mut cookie: Stored, now: i64) {
@@ -710,153 +515,4 @@ fn least_recent(list: &[Stored]) -> Option<usize> {
         .enumerate()
         .min_by_key(|(_, c)| c.last_access())
         .map(|(i, _)| i)
-}
-
-/// RFC 6265bis §4.1.3: `__Secure-` needs `Secure`; `__Host-` needs `Secure`, no
-/// `Domain` and `Path=/`. The prefixes compare without case, as the latest draft says.
-fn check_prefix(
-    name: &str,
-    secure: bool,
-    no_domain: bool,
-    root_path: bool,
-) -> Result<(), Rejected> {
-    let starts = |prefix: &str| {
-        name.get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-    };
-    if starts("__Secure-") && !secure {
-        return Err(Rejected::Prefix);
-    }
-    if starts("__Host-") && !(secure && no_domain && root_path) {
-        return Err(Rejected::Prefix);
-    }
-    Ok(())
-}
-
-fn parse_rejected(err: ParseError) -> Rejected {
-    match err {
-        ParseError::Malformed => Rejected::Malformed,
-        ParseError::NotUtf8 => Rejected::NotUtf8,
-    }
-}
-
-/// Tells `tracing` what became of one `Set-Cookie` of a response: the cookie's name
-/// (when it has one) and why it was rejected, never its value.
-#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-fn note_set_cookie(host: &str, name: Option<&str>, stored: Result<(), Rejected>) {
-    match stored {
-        Ok(()) => trace!(target: "towline::cookie", name, host, "cookie stored"),
-        Err(reason) => debug!(
-            target: "towline::cookie",
-            name,
-            host,
-            reason = %reason,
-            "Set-Cookie rejected"
-        ),
-    }
-}
-
-fn is_secure(uri: &Uri) -> bool {
-    uri.scheme_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("https"))
-}
-
-/// The canonical host of `uri` (§5.1.2): lowercase, IPv6 without brackets. Borrowed
-/// unless it had capitals.
-pub(crate) fn request_host(uri: &Uri) -> Option<Cow<'_, str>> {
-    let host = uri.host()?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() {
-        return None;
-    }
-    Some(lowercase(host))
-}
-
-fn lowercase(s: &str) -> Cow<'_, str> {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(s.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-/// Lowercase, without one leading dot (how users and files write domains).
-/// A domain given to look cookies up: without a leading dot, lower case, and in
-/// A-labels when it is spelled in Unicode.
-fn normalize_domain(domain: &str) -> String {
-    let domain = domain.strip_prefix('.').unwrap_or(domain);
-    match domain.is_ascii() {
-        true => domain.to_ascii_lowercase(),
-        false => a_labels(domain).unwrap_or_else(|| domain.to_owned()),
-    }
-}
-
-/// A name in Unicode as its A-labels (`bücher.example` as `xn--bcher-kva.example`), by
-/// the WHATWG host parser, as every URL's host is; `None` when it is no domain name.
-fn a_labels(domain: &str) -> Option<String> {
-    match url::Host::parse(domain) {
-        Ok(url::Host::Domain(name)) => Some(name),
-        _ => None,
-    }
-}
-
-fn is_ip(host: &str) -> bool {
-    match host.as_bytes().last() {
-        Some(b'0'..=b'9') => host.parse::<Ipv4Addr>().is_ok() || host.parse::<Ipv6Addr>().is_ok(),
-        Some(_) => host.contains(':') && host.parse::<Ipv6Addr>().is_ok(),
-        None => false,
-    }
-}
-
-/// Whether `domain` is a public suffix: `com`, `co.uk`, `github.io`, or (by the
-/// list's implicit `*` rule) any single label such as `localhost`.
-fn is_public_suffix(domain: &str) -> bool {
-    !is_ip(domain)
-        && psl::suffix(domain.as_bytes()).is_some_and(|s| s.as_bytes().len() == domain.len())
-}
-
-/// The key a domain's cookies are kept under: its registrable domain, or the name
-/// itself for an IP address or a public suffix.
-fn group(domain: &str) -> &str {
-    if is_ip(domain) {
-        return domain;
-    }
-    match psl::domain(domain.as_bytes()) {
-        Some(d) => domain
-            .get(domain.len() - d.as_bytes().len()..)
-            .unwrap_or(domain),
-        None => domain,
-    }
-}
-
-/// §5.1.3: `host` is `domain`, or a name (not an IP address) ending in `.domain`.
-pub(crate) fn domain_match(host: &str, domain: &str) -> bool {
-    if host == domain {
-        return true;
-    }
-    host.len() > domain.len()
-        && host.ends_with(domain)
-        && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
-        && !is_ip(host)
-}
-
-/// §5.1.4: the request path is the cookie path, or under it.
-pub(crate) fn path_match(request: &str, cookie: &str) -> bool {
-    request == cookie
-        || (request.starts_with(cookie)
-            && (cookie.ends_with('/') || request.as_bytes().get(cookie.len()) == Some(&b'/')))
-}
-
-/// §5.1.4: the directory of the request path.
-pub(crate) fn default_path(path: &str) -> &str {
-    if !path.starts_with('/') {
-        return "/";
-    }
-    match path.rfind('/') {
-        Some(0) | None => "/",
-        Some(i) => &path[..i],
-    }
 }

@@ -182,6 +182,7 @@
 
 mod clock;
 mod date;
+mod domain;
 mod error;
 mod future;
 mod jar;

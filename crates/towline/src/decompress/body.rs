@@ -10,7 +10,7 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::codec::Coding;
+use super::codec::{AnyDecoder, Coding};
 use super::layer::Settings;
 use super::pipeline::Pipeline;
 use super::{DecodeError, DecodeErrorKind};
@@ -86,71 +86,16 @@ fn decide<B: Body>(
     settings: &Settings,
     head: bool,
 ) -> State {
-    if head
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-        // A range of the coded bytes cannot be decoded on its own.
-        || status == StatusCode::PARTIAL_CONTENT
-        || body.is_end_stream()
-        || headers
-            .get(CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-        || !headers.contains_key(CONTENT_ENCODING)
-    {
+    if head || has_no_coded_content(headers, status, body) {
         return State::Passthrough;
     }
-    let tokens = || {
-        headers
-            .get_all(CONTENT_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|t| !t.is_empty())
+    let Some(count) = count_codings(headers, settings) else {
+        return State::Passthrough;
     };
-    let mut count = 0;
-    for token in tokens() {
-        match settings.codings.lookup(token) {
-            // A coding we cannot undo hides every coding applied before it, so the
-            // whole response goes through as it came, headers included.
-            None => {
-                trace!(
-                    target: "towline::decompress",
-                    coding = %String::from_utf8_lossy(token),
-                    "body passed through undecoded: a content coding is not supported"
-                );
-                return State::Passthrough;
-            }
-            Some(Coding::Identity) => {}
-            Some(_) => count += 1,
-        }
-    }
     if count > settings.max_codings {
-        debug!(
-            target: "towline::decompress",
-            codings = count,
-            max_codings = settings.max_codings,
-            "decoding refused: too many content codings"
-        );
-        return State::Failed(Some(
-            DecodeError::new(DecodeErrorKind::TooManyCodings).with_message(format!(
-                "too many content codings: {count}, more than the {} this client decodes",
-                settings.max_codings
-            )),
-        ));
+        return too_many_codings(count, settings);
     }
-    // Codings are listed in the order they were applied: undo the last one first.
-    let mut decoders = Vec::with_capacity(count);
-    for token in tokens() {
-        if let Some(decoder) = settings
-            .codings
-            .lookup(token)
-            .and_then(|c| settings.codings.decoder(c))
-        {
-            decoders.push(decoder);
-        }
-    }
-    decoders.reverse();
+    let decoders = decoders(headers, settings, count);
     headers.remove(CONTENT_ENCODING);
     if decoders.is_empty() {
         // Only `identity`: the bytes are the content, and their length holds.
@@ -164,6 +109,92 @@ fn decide<B: Body>(
         "decoding the response body"
     );
     State::Decoding(pipeline)
+}
+
+/// Whether the response has no coded body to decode: a status without content, a
+/// range of the coded bytes (which cannot be decoded on its own), an empty body, or no
+/// `Content-Encoding`.
+fn has_no_coded_content<B: Body>(headers: &HeaderMap, status: StatusCode, body: &B) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        // A range of the coded bytes cannot be decoded on its own.
+        || status == StatusCode::PARTIAL_CONTENT
+        || body.is_end_stream()
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+        || !headers.contains_key(CONTENT_ENCODING)
+}
+
+/// The codings of every `Content-Encoding` field, in the order they were applied.
+fn coding_tokens(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+/// How many codings other than `identity` the response has; `None` when one of them
+/// is not supported.
+fn count_codings(headers: &HeaderMap, settings: &Settings) -> Option<usize> {
+    let mut count = 0;
+    for token in coding_tokens(headers) {
+        match settings.codings.lookup(token) {
+            // A coding we cannot undo hides every coding applied before it, so the
+            // whole response goes through as it came, headers included.
+            None => {
+                trace!(
+                    target: "towline::decompress",
+                    coding = %String::from_utf8_lossy(token),
+                    "body passed through undecoded: a content coding is not supported"
+                );
+                return None;
+            }
+            Some(Coding::Identity) => {}
+            Some(_) => count += 1,
+        }
+    }
+    Some(count)
+}
+
+/// The body's error when it has more codings than the layer decodes.
+fn too_many_codings(count: usize, settings: &Settings) -> State {
+    debug!(
+        target: "towline::decompress",
+        codings = count,
+        max_codings = settings.max_codings,
+        "decoding refused: too many content codings"
+    );
+    State::Failed(Some(
+        DecodeError::new(DecodeErrorKind::TooManyCodings).with_message(format!(
+            "too many content codings: {count}, more than the {} this client decodes",
+            settings.max_codings
+        )),
+    ))
+}
+
+/// A decoder for each coding, the last one applied first (codings are listed in the
+/// order they were applied, so the last is undone first).
+fn decoders(
+    headers: &HeaderMap,
+    settings: &Settings,
+    count: usize,
+) -> Vec<(AnyDecoder, &'static str)> {
+    let mut decoders = Vec::with_capacity(count);
+    for token in coding_tokens(headers) {
+        if let Some(decoder) = settings
+            .codings
+            .lookup(token)
+            .and_then(|c| settings.codings.decoder(c))
+        {
+            decoders.push(decoder);
+        }
+    }
+    decoders.reverse();
+    decoders
 }
 
 impl<B> Body for DecompressionBody<B>

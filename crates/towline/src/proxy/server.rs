@@ -76,101 +76,7 @@ impl ProxyServer {
     /// takes: `bücher.example` becomes `xn--bcher-kva.example`, `0x7f.1` becomes
     /// `127.0.0.1`, and upper case is folded.
     pub fn parse(uri: &str) -> Result<ProxyServer, ProxyConfigError> {
-        let fail = |reason| Err(ProxyConfigError::new(uri, reason));
-        let uri = uri.trim();
-        let (scheme, rest) = match uri.split_once("://") {
-            Some((scheme, rest)) => (scheme, rest),
-            None => ("http", uri),
-        };
-        let protocol = match scheme.to_ascii_lowercase().as_str() {
-            "http" => ProxyProtocol::Http,
-            "https" => ProxyProtocol::Https,
-            "socks5" => ProxyProtocol::Socks5,
-            "socks5h" => ProxyProtocol::Socks5h,
-            _ => return fail("unsupported scheme: use http, https, socks5 or socks5h"),
-        };
-        let (authority, tail) = match rest.find(['/', '?', '#']) {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        if !tail.is_empty() && tail != "/" {
-            return fail("a proxy URI has no path, query or fragment");
-        }
-        let (userinfo, host_port) = match authority.rsplit_once('@') {
-            Some((userinfo, host_port)) => (Some(userinfo), host_port),
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-            let Some((v6, after)) = bracketed.split_once(']') else {
-                return fail("an IPv6 address is missing its closing bracket");
-            };
-            if v6.parse::<Ipv6Addr>().is_err() {
-                return fail("the IPv6 address is not valid");
-            }
-            let port = match after {
-                "" => None,
-                _ => match after.strip_prefix(':') {
-                    Some(port) => Some(port),
-                    None => return fail("unexpected text after the IPv6 address"),
-                },
-            };
-            (v6, port)
-        } else if host_port.parse::<Ipv6Addr>().is_ok() {
-            // An IPv6 address without brackets, and so without a port.
-            (host_port, None)
-        } else {
-            let (host, port) = match host_port.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (host_port, None),
-            };
-            if host.contains(':') {
-                return fail("an IPv6 address needs brackets: [::1]:3128");
-            }
-            (host, port)
-        };
-        if host.is_empty() {
-            return fail("the host is empty");
-        }
-        // The host as the WHATWG URL Standard reads it, as for every other URL:
-        // IDNA to A-labels, IPv4 shorthands spelled out, case folded.
-        let host = if host.contains(':') {
-            host.to_owned()
-        } else {
-            match url::Host::parse(host) {
-                // The URL Standard allows more in a domain (`,`, `!`, `$`, ...) than
-                // DNS names a proxy can be reached by; `a,b` is a list given where
-                // one proxy was expected.
-                Ok(url::Host::Domain(name)) if !is_dns_name(&name) => {
-                    return fail("the host has characters a host name cannot have");
-                }
-                Ok(url::Host::Domain(name)) => name,
-                Ok(url::Host::Ipv4(ip)) => ip.to_string(),
-                Ok(url::Host::Ipv6(ip)) => ip.to_string(),
-                Err(url::ParseError::IdnaError) if !host.is_ascii() => {
-                    return fail("the host is not a valid internationalized domain name");
-                }
-                Err(url::ParseError::InvalidIpv4Address) => {
-                    return fail("the host is not a valid IPv4 address");
-                }
-                Err(_) => return fail("the host has characters a host name cannot have"),
-            }
-        };
-        let port = match port {
-            None | Some("") => protocol.default_port(),
-            Some(port) => match port.parse::<u16>() {
-                Ok(port) if port > 0 => port,
-                _ => return fail("the port is not a number from 1 to 65535"),
-            },
-        };
-        let mut server = ProxyServer::new(protocol, host, port);
-        if let Some(userinfo) = userinfo {
-            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let (Some(user), Some(pass)) = (percent_decode(user), percent_decode(pass)) else {
-                return fail("the username or password is not valid percent-encoded UTF-8");
-            };
-            server = server.basic_auth(user, pass);
-        }
-        Ok(server)
+        parse_uri(uri.trim()).map_err(|reason| ProxyConfigError::new(uri, reason))
     }
 
     /// Credentials for the proxy (sent as `Proxy-Authorization: Basic` to an HTTP
@@ -231,6 +137,120 @@ impl FromStr for ProxyServer {
 impl fmt::Display for ProxyServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}", self.protocol.scheme(), self.endpoint)
+    }
+}
+
+/// [`ProxyServer::parse`] on the trimmed URI; an error is the reason it is refused.
+fn parse_uri(uri: &str) -> Result<ProxyServer, &'static str> {
+    let (scheme, rest) = match uri.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("http", uri),
+    };
+    let protocol = parse_scheme(scheme)?;
+    let (authority, tail) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if !tail.is_empty() && tail != "/" {
+        return Err("a proxy URI has no path, query or fragment");
+    }
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    let (host, port) = split_host_port(host_port)?;
+    if host.is_empty() {
+        return Err("the host is empty");
+    }
+    let host = normalize_host(host)?;
+    let port = parse_port(port, protocol)?;
+    let mut server = ProxyServer::new(protocol, host, port);
+    if let Some(userinfo) = userinfo {
+        let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        let (Some(user), Some(pass)) = (percent_decode(user), percent_decode(pass)) else {
+            return Err("the username or password is not valid percent-encoded UTF-8");
+        };
+        server = server.basic_auth(user, pass);
+    }
+    Ok(server)
+}
+
+/// The protocol a proxy URI's scheme names, in any case.
+fn parse_scheme(scheme: &str) -> Result<ProxyProtocol, &'static str> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" => Ok(ProxyProtocol::Http),
+        "https" => Ok(ProxyProtocol::Https),
+        "socks5" => Ok(ProxyProtocol::Socks5),
+        "socks5h" => Ok(ProxyProtocol::Socks5h),
+        _ => Err("unsupported scheme: use http, https, socks5 or socks5h"),
+    }
+}
+
+/// Splits `host[:port]`, where the host may be a bracketed IPv6 address (or a bare
+/// one, without a port).
+fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), &'static str> {
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        let Some((v6, after)) = bracketed.split_once(']') else {
+            return Err("an IPv6 address is missing its closing bracket");
+        };
+        if v6.parse::<Ipv6Addr>().is_err() {
+            return Err("the IPv6 address is not valid");
+        }
+        let port = match after {
+            "" => None,
+            _ => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return Err("unexpected text after the IPv6 address"),
+            },
+        };
+        Ok((v6, port))
+    } else if host_port.parse::<Ipv6Addr>().is_ok() {
+        // An IPv6 address without brackets, and so without a port.
+        Ok((host_port, None))
+    } else {
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        };
+        if host.contains(':') {
+            return Err("an IPv6 address needs brackets: [::1]:3128");
+        }
+        Ok((host, port))
+    }
+}
+
+/// The host as the WHATWG URL Standard reads it, as for every other URL: IDNA to
+/// A-labels, IPv4 shorthands spelled out, case folded.
+fn normalize_host(host: &str) -> Result<String, &'static str> {
+    if host.contains(':') {
+        return Ok(host.to_owned());
+    }
+    match url::Host::parse(host) {
+        // The URL Standard allows more in a domain (`,`, `!`, `$`, ...) than DNS
+        // names a proxy can be reached by; `a,b` is a list given where one proxy was
+        // expected.
+        Ok(url::Host::Domain(name)) if !is_dns_name(&name) => {
+            Err("the host has characters a host name cannot have")
+        }
+        Ok(url::Host::Domain(name)) => Ok(name),
+        Ok(url::Host::Ipv4(ip)) => Ok(ip.to_string()),
+        Ok(url::Host::Ipv6(ip)) => Ok(ip.to_string()),
+        Err(url::ParseError::IdnaError) if !host.is_ascii() => {
+            Err("the host is not a valid internationalized domain name")
+        }
+        Err(url::ParseError::InvalidIpv4Address) => Err("the host is not a valid IPv4 address"),
+        Err(_) => Err("the host has characters a host name cannot have"),
+    }
+}
+
+/// The port given, or the protocol's when there is none.
+fn parse_port(port: Option<&str>, protocol: ProxyProtocol) -> Result<u16, &'static str> {
+    match port {
+        None | Some("") => Ok(protocol.default_port()),
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err("the port is not a number from 1 to 65535"),
+        },
     }
 }
 

@@ -60,112 +60,65 @@ impl DeflateDecoder {
 
 impl Decoder for DeflateDecoder {
     fn decode(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress, DecodeError> {
-        let (mut read, mut written) = (0, 0);
+        let mut io = Cursor {
+            input,
+            read: 0,
+            output,
+            written: 0,
+        };
         loop {
-            match &mut self.state {
-                State::Detect { buf, len } => {
-                    let take = (buf.len() - *len).min(input.len() - read);
-                    buf[*len..*len + take].copy_from_slice(&input[read..read + take]);
-                    *len += take;
-                    read += take;
-                    if *len < buf.len() {
-                        break;
+            let flow = match &mut self.state {
+                State::Detect { buf, len } => match io.fill(buf, len) {
+                    None => Flow::Stop,
+                    Some([cmf, flg]) => {
+                        self.state = detected(cmf, flg)?;
+                        Flow::Continue
                     }
-                    let [cmf, flg] = *buf;
-                    self.state = if !is_zlib_header(cmf, flg) {
-                        State::Raw {
-                            inflate: Inflate::new(),
-                            prefix: [cmf, flg],
-                            fed: 0,
-                        }
-                    } else if flg & FDICT != 0 {
-                        return Err(DecodeError::new(DecodeErrorKind::Corrupt).with_message(
-                            "deflate data is corrupt: the zlib stream needs a preset dictionary",
-                        ));
-                    } else {
-                        State::Zlib {
-                            inflate: Inflate::new(),
-                            adler: Adler32::new(),
-                        }
-                    };
-                }
+                },
                 State::Raw {
                     inflate,
                     prefix,
                     fed,
-                } => {
-                    if written == output.len() {
-                        break;
-                    }
-                    let out = &mut output[written..];
-                    // The detection bytes go to the inflater first, then the input.
-                    let step = if *fed < prefix.len() {
-                        let step = inflate.run(&prefix[*fed..], out).map_err(corrupt)?;
-                        *fed += step.read;
-                        step
-                    } else {
-                        let step = inflate.run(&input[read..], out).map_err(corrupt)?;
-                        read += step.read;
-                        step
-                    };
-                    written += step.written;
-                    if inflate.ended() {
-                        if *fed < prefix.len() {
-                            return Err(trailing());
-                        }
+                } => match io.inflate_raw(inflate, prefix, fed)? {
+                    Inflated::Ended => {
                         self.state = State::Done;
-                    } else if step.read == 0 && step.written == 0 {
-                        break;
+                        Flow::Continue
                     }
-                }
-                State::Zlib { inflate, adler } => {
-                    if written == output.len() {
-                        break;
-                    }
-                    let out = &mut output[written..];
-                    let step = inflate.run(&input[read..], out).map_err(corrupt)?;
-                    if let Some(decoded) = out.get(..step.written) {
-                        adler.update(decoded);
-                    }
-                    read += step.read;
-                    written += step.written;
-                    if inflate.ended() {
+                    Inflated::More => Flow::Continue,
+                    Inflated::Stuck => Flow::Stop,
+                },
+                State::Zlib { inflate, adler } => match io.inflate_zlib(inflate, adler)? {
+                    Inflated::Ended => {
                         self.state = State::Trailer {
                             sum: adler.sum(),
                             buf: [0; 4],
                             len: 0,
                         };
-                    } else if step.read == 0 && step.written == 0 {
-                        break;
+                        Flow::Continue
                     }
-                }
-                State::Trailer { sum, buf, len } => {
-                    let take = (buf.len() - *len).min(input.len() - read);
-                    buf[*len..*len + take].copy_from_slice(&input[read..read + take]);
-                    *len += take;
-                    read += take;
-                    if *len < buf.len() {
-                        break;
+                    Inflated::More => Flow::Continue,
+                    Inflated::Stuck => Flow::Stop,
+                },
+                State::Trailer { sum, buf, len } => match io.fill(buf, len) {
+                    None => Flow::Stop,
+                    Some(trailer) => {
+                        check_trailer(u32::from_be_bytes(trailer), *sum)?;
+                        self.state = State::Done;
+                        Flow::Continue
                     }
-                    let recorded = u32::from_be_bytes(*buf);
-                    if recorded != *sum {
-                        return Err(DecodeError::new(DecodeErrorKind::Checksum).with_message(
-                            format!(
-                                "deflate Adler-32 mismatch: the zlib trailer records {recorded:#010x}, the data sums to {sum:#010x}"
-                            ),
-                        ));
-                    }
-                    self.state = State::Done;
-                }
+                },
                 State::Done => {
-                    if read < input.len() {
+                    if io.read < io.input.len() {
                         return Err(trailing());
                     }
-                    break;
+                    Flow::Stop
                 }
+            };
+            if let Flow::Stop = flow {
+                break;
             }
         }
-        Ok(Progress::new(read, written))
+        Ok(Progress::new(io.read, io.written))
     }
 
     fn finish(&mut self, output: &mut [u8]) -> Result<usize, DecodeError> {
@@ -179,6 +132,135 @@ impl Decoder for DeflateDecoder {
             _ => Err(DecodeError::new(DecodeErrorKind::Truncated)),
         }
     }
+}
+
+/// Whether [`DeflateDecoder::decode`] goes on with the next state or returns.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// What one run of an inflater came to.
+enum Inflated {
+    /// The deflate data ended.
+    Ended,
+    /// It made progress; there may be more.
+    More,
+    /// No room for output, or no progress without more input.
+    Stuck,
+}
+
+/// The input and output of one [`DeflateDecoder::decode`] call, and how far into each
+/// it has got.
+struct Cursor<'i, 'o> {
+    input: &'i [u8],
+    read: usize,
+    output: &'o mut [u8],
+    written: usize,
+}
+
+impl Cursor<'_, '_> {
+    /// Moves input into `buf[*len..]`; the whole buffer once it is full.
+    fn fill<const N: usize>(&mut self, buf: &mut [u8; N], len: &mut usize) -> Option<[u8; N]> {
+        let take = (N - *len).min(self.input.len() - self.read);
+        buf[*len..*len + take].copy_from_slice(&self.input[self.read..self.read + take]);
+        *len += take;
+        self.read += take;
+        (*len == N).then_some(*buf)
+    }
+
+    /// Inflates a raw stream: the detection bytes go to the inflater first, then the
+    /// input.
+    fn inflate_raw(
+        &mut self,
+        inflate: &mut Inflate,
+        prefix: &[u8; 2],
+        fed: &mut usize,
+    ) -> Result<Inflated, DecodeError> {
+        if self.written == self.output.len() {
+            return Ok(Inflated::Stuck);
+        }
+        let out = &mut self.output[self.written..];
+        let step = if *fed < prefix.len() {
+            let step = inflate.run(&prefix[*fed..], out).map_err(corrupt)?;
+            *fed += step.read;
+            step
+        } else {
+            let step = inflate
+                .run(&self.input[self.read..], out)
+                .map_err(corrupt)?;
+            self.read += step.read;
+            step
+        };
+        self.written += step.written;
+        if inflate.ended() {
+            if *fed < prefix.len() {
+                return Err(trailing());
+            }
+            Ok(Inflated::Ended)
+        } else if step.read == 0 && step.written == 0 {
+            Ok(Inflated::Stuck)
+        } else {
+            Ok(Inflated::More)
+        }
+    }
+
+    /// Inflates the deflate data of a zlib stream, summing what it decodes to.
+    fn inflate_zlib(
+        &mut self,
+        inflate: &mut Inflate,
+        adler: &mut Adler32,
+    ) -> Result<Inflated, DecodeError> {
+        if self.written == self.output.len() {
+            return Ok(Inflated::Stuck);
+        }
+        let out = &mut self.output[self.written..];
+        let step = inflate
+            .run(&self.input[self.read..], out)
+            .map_err(corrupt)?;
+        if let Some(decoded) = out.get(..step.written) {
+            adler.update(decoded);
+        }
+        self.read += step.read;
+        self.written += step.written;
+        if inflate.ended() {
+            Ok(Inflated::Ended)
+        } else if step.read == 0 && step.written == 0 {
+            Ok(Inflated::Stuck)
+        } else {
+            Ok(Inflated::More)
+        }
+    }
+}
+
+/// The state after the first two bytes: a zlib stream if they are a zlib header, and
+/// otherwise a raw one.
+fn detected(cmf: u8, flg: u8) -> Result<State, DecodeError> {
+    if !is_zlib_header(cmf, flg) {
+        Ok(State::Raw {
+            inflate: Inflate::new(),
+            prefix: [cmf, flg],
+            fed: 0,
+        })
+    } else if flg & FDICT != 0 {
+        Err(DecodeError::new(DecodeErrorKind::Corrupt)
+            .with_message("deflate data is corrupt: the zlib stream needs a preset dictionary"))
+    } else {
+        Ok(State::Zlib {
+            inflate: Inflate::new(),
+            adler: Adler32::new(),
+        })
+    }
+}
+
+/// Compares the Adler-32 a zlib trailer records with the one of the decoded data.
+fn check_trailer(recorded: u32, sum: u32) -> Result<(), DecodeError> {
+    if recorded != sum {
+        return Err(DecodeError::new(DecodeErrorKind::Checksum).with_message(format!(
+            "deflate Adler-32 mismatch: the zlib trailer records {recorded:#010x}, the data sums to {sum:#010x}"
+        )));
+    }
+    Ok(())
 }
 
 fn trailing() -> DecodeError {
