@@ -622,3 +622,47 @@ async fn credentials_in_the_url_become_basic_auth_and_leave_the_url() {
         .expect("response");
     assert_eq!(other.requests()[0].header("authorization"), None);
 }
+
+#[tokio::test]
+async fn error_for_status_makes_4xx_and_5xx_typed_errors() {
+    let server = TestServer::start(|req| match req.path() {
+        "/missing" => Reply::new(404),
+        "/down" => Reply::new(503),
+        _ => Reply::text("fine"),
+    })
+    .await;
+    let client = Client::new();
+    let ok = client.get(server.url("/")).send().await.expect("response");
+    assert!(ok.error_for_status_ref().is_ok());
+    let ok = ok.error_for_status().expect("200 is no error");
+    assert_eq!(ok.text().await.expect("body"), "fine");
+
+    for (path, status, side) in [
+        (
+            "/missing?access_token=SECRET",
+            404,
+            "client error (404 Not Found)",
+        ),
+        ("/down", 503, "server error (503 Service Unavailable)"),
+    ] {
+        let response = client.get(server.url(path)).send().await.expect("response");
+        let by_ref = response
+            .error_for_status_ref()
+            .expect_err("an error status");
+        assert_eq!(by_ref.status().map(|s| s.as_u16()), Some(status));
+        let err = response.error_for_status().expect_err("an error status");
+        assert!(err.is_status(), "{}", err.report());
+        assert!(!err.is_request() && !err.is_connect());
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(status));
+        assert_eq!(
+            err.uri().map(|u| u.path()),
+            Some(path.split('?').next().unwrap_or(""))
+        );
+        let report = err.report().to_string();
+        assert!(report.contains(side), "{report}");
+        assert!(
+            !report.contains("SECRET") && !format!("{err:?}").contains("SECRET"),
+            "{report}"
+        );
+    }
+}

@@ -63,7 +63,9 @@ mod classify;
 mod tests;
 
 pub(crate) use causes::Message;
-pub use causes::{LengthLimitExceeded, LengthMismatch, StaleConnection, TimedOut, Truncated};
+pub use causes::{
+    LengthLimitExceeded, LengthMismatch, StaleConnection, StatusError, TimedOut, Truncated,
+};
 use classify::class_in;
 pub(crate) use classify::{Causes, Classify, Probe, probe, walk};
 
@@ -115,6 +117,9 @@ pub enum Kind {
     Tls,
     /// A proxy refused the request or failed its handshake (see [`Error::is_proxy`]).
     Proxy,
+    /// The server answered with a 4xx or 5xx status, made an error by
+    /// [`Response::error_for_status`](crate::Response::error_for_status).
+    Status,
 }
 
 impl Error {
@@ -264,6 +269,17 @@ impl Error {
         self.inner.kind == Kind::Redirect || self.has_cause_of(Kind::Redirect)
     }
 
+    /// The error is a 4xx or 5xx answer made an error by
+    /// [`Response::error_for_status`](crate::Response::error_for_status).
+    pub fn is_status(&self) -> bool {
+        self.inner.kind == Kind::Status || self.find::<StatusError>().is_some()
+    }
+
+    /// The status of an [`is_status`](Self::is_status) error.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        self.find::<StatusError>().map(StatusError::status)
+    }
+
     /// An operation ran out of time (a connect timeout is also [`is_connect`](Self::is_connect)).
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == Kind::Timeout || self.find::<TimedOut>().is_some()
@@ -357,6 +373,7 @@ impl fmt::Display for Error {
             Kind::Decode => "decoding the body failed",
             Kind::Tls => "TLS failed",
             Kind::Proxy => "proxy failed",
+            Kind::Status => "the server answered with an error status",
         };
         f.write_str(what)?;
         if let Some(uri) = &self.inner.uri {

@@ -57,6 +57,36 @@ impl Response {
         Response { inner }
     }
 
+    /// The response if its status is not an error, else an error that is
+    /// [`is_status()`](Error::is_status), carrying the status
+    /// ([`Error::status`]) and the URI ([`Error::uri`]). The body of an error
+    /// response is dropped (read it first to keep its connection).
+    pub fn error_for_status(self) -> Result<Response, Error> {
+        match self.status_error() {
+            Some(err) => Err(err),
+            None => Ok(self),
+        }
+    }
+
+    /// [`error_for_status`](Self::error_for_status) without giving the response up.
+    pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
+        match self.status_error() {
+            Some(err) => Err(err),
+            None => Ok(self),
+        }
+    }
+
+    fn status_error(&self) -> Option<Error> {
+        let status = self.inner.status();
+        (status.is_client_error() || status.is_server_error()).then(|| {
+            Error::new(
+                Kind::Status,
+                Some(Box::new(crate::error::StatusError::new(status))),
+            )
+            .with_uri(self.effective_uri().clone())
+        })
+    }
+
     /// The connection of a `101 Switching Protocols` answer, handed over for the
     /// protocol the request asked for with `Upgrade` (a WebSocket handshake, say). The
     /// connection never goes back to the pool. HTTP/1.1 only: for `https://` with a

@@ -62,6 +62,37 @@ impl fmt::Display for TimedOut {
 
 impl StdError for TimedOut {}
 
+/// The server answered with a client or server error status (4xx or 5xx), made an
+/// error by [`Response::error_for_status`](crate::Response::error_for_status).
+#[derive(Debug, Clone)]
+pub struct StatusError {
+    status: http::StatusCode,
+}
+
+impl StatusError {
+    pub(crate) fn new(status: http::StatusCode) -> StatusError {
+        StatusError { status }
+    }
+
+    /// The status the server answered with.
+    pub fn status(&self) -> http::StatusCode {
+        self.status
+    }
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = if self.status.is_client_error() {
+            "client"
+        } else {
+            "server"
+        };
+        write!(f, "HTTP status {side} error ({})", self.status)
+    }
+}
+
+impl StdError for StatusError {}
+
 /// A response body ended before the end its framing declared.
 #[derive(Debug)]
 pub struct Truncated {
