@@ -70,6 +70,10 @@ pub struct StatusError {
 }
 
 impl StatusError {
+    #[cfg_attr(
+        not(feature = "client"),
+        allow(dead_code, reason = "only the client's responses make one")
+    )]
     pub(crate) fn new(status: http::StatusCode) -> StatusError {
         StatusError { status }
     }
