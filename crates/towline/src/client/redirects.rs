@@ -44,7 +44,7 @@ pub(super) fn layer(settings: Settings) -> Option<FollowRedirectLayer<ClientPoli
 }
 
 /// The redirect policy the client's layer runs: one of towline's, chosen at build.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ClientPolicy {
     rule: Rule,
     referer: bool,
@@ -54,6 +54,17 @@ pub(crate) struct ClientPolicy {
     /// Whether the `Referer` the next hop carries is one this policy set (rather than
     /// the caller's, which is kept).
     own: bool,
+}
+
+// `from` is left out: a URI with its query, which output must not show.
+impl std::fmt::Debug for ClientPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientPolicy")
+            .field("rule", &self.rule)
+            .field("referer", &self.referer)
+            .field("https_only", &self.https_only)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug)]
